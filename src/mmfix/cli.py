@@ -1,0 +1,249 @@
+"""The command line (typer). Thin: options -> ``mmfix.commands.*`` functions -> exit code.
+
+Each command module exposes ``run(...) -> int`` (the exit code) and does its own rendering through
+``mmfix.render``. Errors of type ``MmfixError`` become one line on stderr and their exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mmfix import __version__, render
+from mmfix.errors import EXIT_INTERRUPTED, MmfixError
+
+app = typer.Typer(
+    name="mmfix",
+    help="Diagnose, patch and rebuild OpenMMLab mmcv so its ops build and run on this machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+PythonOpt = typer.Option(
+    None,
+    "--python",
+    help="Target interpreter (default: $VIRTUAL_ENV, then $CONDA_PREFIX, then python on PATH).",
+)
+JsonOpt = typer.Option(False, "--json", help="Print one JSON document instead of text.")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"mmfix {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+    ),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail (repeatable)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only results and errors."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colours in the output."),
+) -> None:
+    color = not no_color and "NO_COLOR" not in os.environ
+    render.configure(render.Options(verbose=verbose, quiet=quiet, color=color))
+
+
+def _with_json(as_json: bool) -> None:
+    o = render.options()
+    render.configure(render.Options(o.verbose, o.quiet or as_json, o.color, as_json))
+
+
+@app.command()
+def doctor(
+    python: Optional[str] = PythonOpt,
+    check: list[str] = typer.Option([], "--check", help="Run only this check id (repeatable)."),
+    list_: bool = typer.Option(False, "--list", help="List the check ids and exit."),
+    config: Optional[Path] = typer.Option(None, "--config", help="A training config to lint (parsed, never run)."),
+    fix: bool = typer.Option(False, "--fix", help="Plan and apply the automatic fixes."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before changing anything."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: show the plan, change nothing."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings count as problems (exit 1)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check the target environment and this machine; name each problem with evidence and fix."""
+    from mmfix.commands import doctor as cmd
+
+    _with_json(as_json)
+    raise typer.Exit(
+        cmd.run(
+            python=python,
+            check_ids=check,
+            list_only=list_,
+            config=config,
+            fix=fix,
+            yes=yes,
+            dry_run=dry_run,
+            strict=strict,
+            as_json=as_json,
+        )
+    )
+
+
+@app.command()
+def explain(
+    files: list[str] = typer.Argument(None, help="Log files or tracebacks; '-' or nothing reads stdin."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Name every known problem in build logs, tracebacks or pasted environment reports."""
+    from mmfix.commands import explain as cmd
+
+    _with_json(as_json)
+    raise typer.Exit(cmd.run(files=files or ["-"], as_json=as_json))
+
+
+@app.command("patch-torch-headers")
+def patch_torch_headers(
+    python: Optional[str] = PythonOpt,
+    torch_dir: Optional[Path] = typer.Option(None, "--torch-dir", help="The torch package folder."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff, change nothing."),
+    force: bool = typer.Option(False, "--force", help="Patch even where the problem does not occur."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Apply the versioned fixes to PyTorch 1.5-1.7 / >=2.8 headers that nvcc+MSVC reject."""
+    from mmfix.commands import patch as cmd
+
+    _with_json(as_json)
+    raise typer.Exit(
+        cmd.run_torch_headers(python=python, torch_dir=torch_dir, dry_run=dry_run, force=force, as_json=as_json)
+    )
+
+
+@app.command("patch-threads")
+def patch_threads(
+    value: int = typer.Option(..., "--value", help="THREADS_PER_BLOCK: a power of two, 32-1024."),
+    source: Optional[Path] = typer.Option(None, "--source", help="The mmcv source tree (default: .)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff, change nothing."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set THREADS_PER_BLOCK in an mmcv source tree (both header layouts)."""
+    from mmfix.commands import patch as cmd
+
+    _with_json(as_json)
+    raise typer.Exit(cmd.run_threads(value=value, source=source, dry_run=dry_run, as_json=as_json))
+
+
+@app.command()
+def revert(
+    patch_ids: list[str] = typer.Argument(None, help="Only these patch ids (default: all recorded)."),
+    python: Optional[str] = PythonOpt,
+    torch_dir: Optional[Path] = typer.Option(None, "--torch-dir", help="Revert under this torch folder."),
+    source: Optional[Path] = typer.Option(None, "--source", help="Revert under this mmcv source tree."),
+    install: bool = typer.Option(False, "--install", help="Restore the mmcv install a rebuild replaced."),
+    force: bool = typer.Option(False, "--force", help="Revert even files changed since mmfix wrote them."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be restored."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Undo recorded changes, byte for byte."""
+    from mmfix.commands import patch as cmd
+
+    _with_json(as_json)
+    raise typer.Exit(
+        cmd.run_revert(
+            patch_ids=patch_ids or [],
+            python=python,
+            torch_dir=torch_dir,
+            source=source,
+            install=install,
+            force=force,
+            dry_run=dry_run,
+            as_json=as_json,
+        )
+    )
+
+
+@app.command()
+def rebuild(
+    python: Optional[str] = PythonOpt,
+    arch: Optional[str] = typer.Option(None, "--arch", help="GPU archs: '8.6', '7.5;8.6+PTX', 'sm_86', 'Ampere'."),
+    cpu: bool = typer.Option(False, "--cpu", help="Build CPU ops only."),
+    source: Optional[Path] = typer.Option(None, "--source", help="An mmcv checkout or unpacked sdist."),
+    git: Optional[str] = typer.Option(None, "--git", help="URL[@REF] of an mmcv git repository."),
+    mmcv_version: Optional[str] = typer.Option(None, "--mmcv-version", help="mmcv version to build."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Parallel compile jobs (MAX_JOBS)."),
+    threads_per_block: Optional[int] = typer.Option(None, "--threads-per-block", help="Patch THREADS_PER_BLOCK."),
+    prefer_wheel: Optional[bool] = typer.Option(
+        None, "--prefer-wheel/--no-prefer-wheel", help="Install a matching prebuilt wheel instead of building."
+    ),
+    allow_unsupported_compiler: bool = typer.Option(
+        False, "--allow-unsupported-compiler", help="Pass -allow-unsupported-compiler to nvcc (at your risk)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the build plan, change nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing the install."),
+    log: Optional[Path] = typer.Option(None, "--log", help="Write the full build log here."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Build mmcv with ops for the target env and GPU arch; install only on success; verify."""
+    from mmfix.commands import rebuild as cmd
+
+    _with_json(as_json)
+    raise typer.Exit(
+        cmd.run(
+            python=python,
+            arch=arch,
+            cpu=cpu,
+            source=source,
+            git=git,
+            mmcv_version=mmcv_version,
+            jobs=jobs,
+            threads_per_block=threads_per_block,
+            prefer_wheel=prefer_wheel,
+            allow_unsupported_compiler=allow_unsupported_compiler,
+            dry_run=dry_run,
+            yes=yes,
+            log=log,
+            as_json=as_json,
+        )
+    )
+
+
+@app.command()
+def wheels(
+    python: Optional[str] = PythonOpt,
+    index_url: Optional[str] = typer.Option(
+        None, "--index-url", help="Base URL of the wheel index (default: $MMFIX_INDEX_URL or the official one)."
+    ),
+    mmcv_version: Optional[str] = typer.Option(None, "--mmcv-version", help="mmcv version wanted."),
+    install: bool = typer.Option(False, "--install", help="Download, verify and install the chosen wheel."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing the install."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Find the prebuilt mmcv wheel for the target torch/CUDA/Python/platform."""
+    from mmfix.commands import wheels as cmd
+
+    _with_json(as_json)
+    raise typer.Exit(
+        cmd.run(python=python, index_url=index_url, mmcv_version=mmcv_version, install=install, yes=yes, as_json=as_json)
+    )
+
+
+def main() -> None:
+    """Console entry point: run the app; MmfixError -> one line + its exit code; Ctrl-C -> 130."""
+    try:
+        app(standalone_mode=False)
+    except MmfixError as exc:
+        render.error_line(exc.one_line())
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        render.error_line("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and aborts
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            render.error_line("aborted")
+            sys.exit(EXIT_INTERRUPTED)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,115 @@
+"""Human (rich) and JSON output. Commands return data; this module alone prints it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from mmfix.model import Finding, Status, to_jsonable
+
+
+@dataclass(frozen=True)
+class Options:
+    """Global output options from the command line."""
+
+    verbose: int = 0
+    quiet: bool = False
+    color: bool = True
+    json: bool = False
+
+
+_options = Options()
+_console: Console | None = None
+_err_console: Console | None = None
+
+
+def configure(options: Options) -> None:
+    """Set the global output options (called once by the CLI)."""
+    global _options, _console, _err_console
+    _options = options
+    _console = None
+    _err_console = None
+
+
+def options() -> Options:
+    return _options
+
+
+def console() -> Console:
+    """The stdout console (no colour when --no-color, NO_COLOR, or not a terminal)."""
+    global _console
+    if _console is None:
+        _console = Console(no_color=not _options.color, highlight=False, soft_wrap=True)
+    return _console
+
+
+def err_console() -> Console:
+    global _err_console
+    if _err_console is None:
+        _err_console = Console(stderr=True, no_color=not _options.color, highlight=False, soft_wrap=True)
+    return _err_console
+
+
+def emit_json(schema: str, payload: dict[str, Any]) -> None:
+    """Print one JSON document ``{"schema": "mmfix.<command>/1", ...payload}`` on stdout."""
+    doc = {"schema": schema, **to_jsonable(payload)}
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def info(text: str) -> None:
+    """A progress or status line on stderr (silenced by --quiet and under --json)."""
+    if not _options.quiet:
+        err_console().print(text, markup=False)
+
+
+def error_line(text: str) -> None:
+    err_console().print(f"mmfix: error: {text}", markup=False, style="bold red")
+
+
+SYMBOLS = {
+    Status.OK: ("✓", "green"),
+    Status.WARN: ("!", "yellow"),
+    Status.FAIL: ("✗", "red"),
+    Status.SKIP: ("-", "dim"),
+    Status.ERROR: ("E", "magenta"),
+}
+
+FAMILY_NAMES = {
+    "A": "Install state and packaging",
+    "B": "GPU architecture and kernels",
+    "C": "Toolchain",
+    "D": "Windows headers of PyTorch",
+    "E": "Run time and loading",
+    "F": "Training configuration",
+    "W": "Windows developer shell",
+}
+
+
+def print_findings(findings: list[Finding] | tuple[Finding, ...], verbose: int = 0) -> None:
+    """Print findings grouped by catalog family: symbol, id, title, evidence, fix.
+
+    Passing and skipped checks show their evidence only with ``verbose``.
+    """
+    con = console()
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(f.family or "?", []).append(f)
+    for fam, items in groups.items():
+        con.print(f"[bold]{FAMILY_NAMES.get(fam, fam)}[/bold]")
+        for f in items:
+            sym, style = SYMBOLS[f.status]
+            con.print(f"  [{style}]{sym}[/{style}] {f.id}: ", end="")
+            con.print(f.title, markup=False)
+            show = f.status in (Status.WARN, Status.FAIL, Status.ERROR) or verbose > 0
+            if show:
+                for line in f.evidence:
+                    con.print(f"      {line}", markup=False, style="dim" if f.status == Status.OK else None)
+                if f.fix and f.status in (Status.WARN, Status.FAIL):
+                    con.print("      fix: ", end="", style="bold")
+                    con.print(f.fix, markup=False)
+        con.print()
