@@ -158,7 +158,8 @@ def ext_undefined_symbol(ctx: CheckContext) -> Outcome:
         ev.append(f"undefined symbol: {symbols[0]}"
                   + (f" (+{len(symbols) - 1} more)" if len(symbols) > 1 else ""))
     ev += [f"{lib}: cannot open shared object file" for lib in libs]
-    cxx11 = any("__cxx11" in s for s in symbols)
+    # the new ABI shows as std::__cxx11 in parameters and the [abi:cxx11] tag (B5cxx11) on names
+    cxx11 = any("__cxx11" in s or "B5cxx11" in s for s in symbols)
     if torch is not None and symbols:
         ev.append(f"mmcv was built for another torch than the installed {torch.version}")
         if torch.cxx11_abi is False and cxx11:
