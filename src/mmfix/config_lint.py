@@ -15,6 +15,7 @@ import ast
 import operator
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +66,9 @@ def _read(path: Path) -> ast.Module:
         raise UsageError(f"cannot read config {path}", exc.strerror or str(exc),
                          "check the path given to --config") from exc
     try:
-        return ast.parse(text, filename=str(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences in old configs
+            return ast.parse(text, filename=str(path))
     except SyntaxError as exc:
         raise UsageError(f"config {path} is not valid Python",
                          f"line {exc.lineno}: {exc.msg}",

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,13 @@ TORCH_OPTIMIZERS: frozenset[str] = frozenset({
     "RAdam", "RMSprop", "Rprop", "SGD", "SparseAdam",
 })
 MAX_FILES = 5000  # per package: a safety limit for huge trees
+
+
+def _parse(source: str) -> ast.Module:
+    """``ast.parse`` without the SyntaxWarnings old sources raise (invalid escape sequences)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source)
 
 
 def _name_of(node: ast.AST) -> str | None:
@@ -63,7 +71,7 @@ def names_in_source(source: str) -> set[str]:
     if "register_module" not in source:
         return set()
     try:
-        tree = ast.parse(source)
+        tree = _parse(source)
     except (SyntaxError, ValueError):
         return set()
     found: set[str] = set()
@@ -113,12 +121,27 @@ def names_in_file(path: Path) -> frozenset[str]:
         return frozenset()
 
 
+_SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "data"}
+
+
+def py_files(root: Path, limit: int = MAX_FILES) -> Iterator[Path]:
+    """``*.py`` under ``root`` (sorted, hidden and build/data folders skipped, at most ``limit``);
+    folders that vanish or cannot be read while walking are skipped."""
+    count = 0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        for name in sorted(files):
+            if name.endswith(".py"):
+                count += 1
+                if count > limit:
+                    return
+                yield Path(folder, name)
+
+
 def names_in_tree(root: Path) -> dict[str, str]:
     """Every name registered under a package folder -> the file registering it."""
     out: dict[str, str] = {}
-    for count, f in enumerate(sorted(root.rglob("*.py"))):
-        if count >= MAX_FILES:
-            break
+    for f in py_files(root):
         for n in names_in_file(f):
             out.setdefault(n, str(f))
     return out
@@ -145,7 +168,7 @@ def module_file(module: str, roots: Iterable[Path]) -> Path | None:
 def _imports_of(path: Path, module: str) -> list[str]:
     """Absolute module names a file imports (relative imports resolved against ``module``)."""
     try:
-        tree = ast.parse(path.read_bytes().decode("utf-8", "replace"))
+        tree = _parse(path.read_bytes().decode("utf-8", "replace"))
     except (OSError, SyntaxError, ValueError):
         return []
     is_pkg = path.name == "__init__.py"
@@ -197,7 +220,7 @@ def ops_names(mmcv_dir: Path) -> set[str]:
     resolves with ``getattr(mmcv.ops, type)`` instead of a registry (``nms``, ``RoIAlign``)."""
     init = mmcv_dir / "ops" / "__init__.py"
     try:
-        tree = ast.parse(init.read_bytes().decode("utf-8", "replace"))
+        tree = _parse(init.read_bytes().decode("utf-8", "replace"))
     except (OSError, SyntaxError, ValueError):
         return set()
     for node in tree.body:

@@ -22,6 +22,8 @@ CHECKS: list[Check] = []
 
 NO_CONFIG = "no --config given"
 _PROJECT_MARKERS = ("configs", "setup.py", "pyproject.toml", ".git")
+# another copy of these cannot be imported next to the installed one: never suggested
+_INFRA = {"mmcv", "mmengine", "torch"}
 
 
 @lru_cache(maxsize=8)
@@ -158,13 +160,13 @@ def _find_in_projects(names: set[str], roots: list[Path]) -> dict[str, tuple[Pat
     for root in roots:
         if root == Path(root.anchor) or root == Path.home():
             continue  # never crawl a whole filesystem or home folder
-        for count, f in enumerate(root.rglob("*.py")):
-            if count >= registry_scan.MAX_FILES:
-                break
-            if any(p.startswith(".") for p in f.relative_to(root).parts):
-                continue
-            for n in registry_scan.names_in_file(f) & names:
-                found.setdefault(n, (root, f))
+        if not any((root / m).exists() for m in _PROJECT_MARKERS):
+            continue  # cwd that is no project (/tmp, a data folder): not crawled
+        for f in registry_scan.py_files(root):
+            hits = registry_scan.names_in_file(f) & names
+            if hits and _module_name(root, f).split(".")[0] not in _INFRA:
+                for n in hits:
+                    found.setdefault(n, (root, f))
     return found
 
 

@@ -20,6 +20,7 @@ The assertion decides min/max and inclusivity; when no assertion is found, names
 
 import ast
 import sys
+import warnings
 
 _OLD_AST = sys.version_info < (3, 8)
 _FLIP = {ast.Lt: ast.Gt, ast.LtE: ast.GtE, ast.Gt: ast.Lt, ast.GtE: ast.LtE}
@@ -132,7 +133,9 @@ def read_mmcv_bounds(source):
     """
     result = {"min": None, "max": None, "max_inclusive": None}
     try:
-        tree = ast.parse(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequence
+            tree = ast.parse(source)
     except (SyntaxError, ValueError, TypeError):
         return result
     reader = _Reader(tree)
