@@ -50,6 +50,8 @@ def env_with(mmcv_version: str | None, *downstream: Downstream) -> Environment:
         ("mmseg_1_2", {"min": "2.0.0rc4", "max": "2.2.0", "max_inclusive": False}),
         ("mmpose_1_x", {"min": "2.0.0rc4", "max": "2.1.0", "max_inclusive": True}),
         ("names_only", {"min": "1.3.13", "max": "1.8.0", "max_inclusive": None}),
+        ("mmocr_1_0", {"min": "2.0.0rc4", "max": "2.2.0", "max_inclusive": False}),
+        ("raise_only", {"min": "2.0.0", "max": "2.3.0", "max_inclusive": False}),
     ],
 )
 def test_read_bounds_layouts(name: str, expected: dict) -> None:
@@ -77,14 +79,15 @@ def test_reader_runs_inside_every_target_interpreter(python: Path) -> None:
         "import sys, json; sys.path.insert(0, sys.argv[1]); import downstream_bounds as d; "
         "print(json.dumps([d.read_mmcv_bounds_file(f) for f in sys.argv[2:]]))"
     )
-    files = [str(DATA / f"{n}.py.txt") for n in ("mmdet_2_28", "mmdet_3_3", "mmseg_1_2")]
+    names = ("mmdet_2_28", "mmdet_3_3", "mmseg_1_2", "mmocr_1_0")
+    files = [str(DATA / f"{n}.py.txt") for n in names]
     out = subprocess.run(
         [str(python), "-W", "error", "-c", code, str(Path(downstream_bounds.__file__).parent),
          *files],
         capture_output=True, text=True, timeout=60, check=True,
     )
     got = json.loads(out.stdout)
-    assert got == [bounds("mmdet_2_28"), bounds("mmdet_3_3"), bounds("mmseg_1_2")]
+    assert got == [bounds(n) for n in names]
 
 
 def test_mmdet_3_3_rejects_2_2_0_and_accepts_its_minimum() -> None:

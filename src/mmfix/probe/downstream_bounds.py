@@ -24,6 +24,7 @@ import warnings
 
 _OLD_AST = sys.version_info < (3, 8)
 _FLIP = {ast.Lt: ast.Gt, ast.LtE: ast.GtE, ast.Gt: ast.Lt, ast.GtE: ast.LtE}
+_NEGATE = {ast.Lt: ast.GtE, ast.LtE: ast.Gt, ast.Gt: ast.LtE, ast.GtE: ast.Lt}
 
 
 def _const_str(node):
@@ -92,9 +93,10 @@ class _Reader:
             if kind == "mmcv":
                 self.mmcv_names.add(name)
 
-    def comparisons(self):
-        """Yield (op class, bound string) for each ``mmcv_version <op> bound``, mmcv on the left."""
-        for node in ast.walk(self.tree):
+    def comparisons(self, root, negate=False):
+        """Yield (op class, bound) for each ``mmcv_version <op> bound`` under ``root``, with mmcv
+        on the left; ``negate`` flips the operator (a condition that raises states the opposite)."""
+        for node in ast.walk(root):
             if not isinstance(node, ast.Compare):
                 continue
             operands = [node.left] + list(node.comparators)
@@ -104,10 +106,27 @@ class _Reader:
                 op_type = type(op)
                 if op_type not in _FLIP:
                     continue
-                if left[0] == "mmcv" and right[0] == "bound":
-                    yield op_type, right[1]
-                elif left[0] == "bound" and right[0] == "mmcv":
-                    yield _FLIP[op_type], left[1]
+                if left[0] == "bound" and right[0] == "mmcv":
+                    op_type = _FLIP[op_type]
+                elif not (left[0] == "mmcv" and right[0] == "bound"):
+                    continue
+                bound = right[1] if left[0] == "mmcv" else left[1]
+                yield (_NEGATE[op_type] if negate else op_type), bound
+
+    def statements(self):
+        """Comparisons in order of trust: ``assert`` tests, then ``if ...: raise`` conditions
+        (negated), then any other comparison."""
+        asserts = [n.test for n in ast.walk(self.tree) if isinstance(n, ast.Assert)]
+        raising = [n.test for n in ast.walk(self.tree) if isinstance(n, ast.If)
+                   and any(isinstance(b, ast.Raise) for b in n.body)]
+        for test in asserts:
+            for item in self.comparisons(test):
+                yield item
+        for test in raising:
+            for item in self.comparisons(test, negate=True):
+                yield item
+        for item in self.comparisons(self.tree):
+            yield item
 
 
 def _by_name(strings):
@@ -140,7 +159,7 @@ def read_mmcv_bounds(source):
         return result
     reader = _Reader(tree)
     reader.collect_assignments()
-    for op_type, bound in reader.comparisons():
+    for op_type, bound in reader.statements():
         if op_type in (ast.Gt, ast.GtE) and result["min"] is None:
             result["min"] = bound
         elif op_type in (ast.Lt, ast.LtE) and result["max"] is None:
