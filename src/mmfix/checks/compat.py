@@ -21,8 +21,8 @@ from mmfix.probe.downstream_bounds import read_mmcv_bounds_file
 
 CHECKS: list[Check] = []
 
-# How many candidate versions to ask the wheel index about before settling for a build.
-_WHEEL_LOOKUPS = 3
+# Seconds the wheel index may take to answer before the recommendation falls back to a build.
+WHEEL_TIMEOUT_S = 5.0
 _SHADOW_FIX = "pip install -e . in the project tree, so the tree and the installed copy are one"
 
 
@@ -90,33 +90,30 @@ def _tree_version(tree: Path) -> str | None:
 
 
 def default_wheel_finder(env: Environment) -> kd.WheelFinder | None:
-    """A ``version -> find-links URL`` lookup backed by ``mmfix.wheels.find_wheel``, when present.
+    """A ``version -> find-links URL`` lookup backed by ``mmfix.wheels.find_wheel``.
 
-    ``mmfix.wheels`` is written in parallel (branch ``wheels``); it is imported lazily and any
-    failure (missing module, other signature, no network) means "no wheel known".
+    One index search (the newest wheel inside every downstream range for this torch/CUDA/Python,
+    no neighbouring pages, no retries, ``WHEEL_TIMEOUT_S``); the finder answers the index page for
+    the version it found and None for the others. ``mmfix.wheels`` is imported lazily: when it is
+    missing or the index cannot be read, the finder raises and ``recommend`` falls back to a build.
+    Set ``MMFIX_OFFLINE=1`` to skip the lookup.
     """
-    if env.torch is None:
+    if env.torch is None or os.environ.get("MMFIX_OFFLINE"):
         return None
     try:
-        from mmfix import wheels  # type: ignore[attr-defined]
-
-        find = wheels.find_wheel
-    except Exception:  # noqa: BLE001 - wheels module not there yet
+        from mmfix import wheels
+    except Exception:  # noqa: BLE001 - wheels module not there
         return None
-    asked = [0]
+    found: dict[str, str | None] = {}
 
     def finder(version: str) -> str | None:
-        asked[0] += 1
-        if asked[0] > _WHEEL_LOOKUPS:
-            raise LookupError("enough lookups")
-        found = find(env, mmcv_version=version)
-        if found is None or isinstance(found, str):
-            return found
-        for attr in ("find_links", "index_url", "url"):
-            value = getattr(found, attr, None)
-            if isinstance(value, str) and value:
-                return value
-        return None
+        if not found:
+            search = wheels.find_wheel(env, session=wheels.make_session(retries=0),
+                                       timeout=WHEEL_TIMEOUT_S, neighbours=False)
+            chosen = search.chosen
+            found["version"] = chosen.version if chosen else None
+            found["page"] = (chosen.page or None) if chosen else None
+        return found["page"] if found["version"] == version else None
 
     return finder
 
@@ -126,14 +123,15 @@ def evaluate_downstream(
 ) -> Outcome:
     """The ``downstream-version-mismatch`` verdict for ``env`` (pure apart from reading ``cwd``)."""
     shadow = find_shadowing(cwd, env.downstream, env.active_mmcv) if cwd else []
-    bounded = [d for d in env.downstream if d.mmcv_min or d.mmcv_max]
-    if not env.downstream:
+    downstream = [d for d in env.downstream if d.name not in kd.NO_MMCV_BOUND]
+    bounded = [d for d in downstream if d.mmcv_min or d.mmcv_max]
+    if not downstream:
         if shadow:
             return warn(*shadow, fix=_SHADOW_FIX)
         return skip("no OpenMMLab downstream package (mmdet, mmseg, ...) installed")
-    ranges = [kd.range_text(d) for d in env.downstream]
+    ranges = [kd.range_text(d) for d in downstream]
     unknown = [f"{d.name} {d.version}: no mmcv bound found in its __init__.py"
-               for d in env.downstream if not (d.mmcv_min or d.mmcv_max)]
+               for d in downstream if not (d.mmcv_min or d.mmcv_max)]
     rec = kd.recommend(bounded, wheel_finder)
     facts: dict[str, Any] = {
         "ranges": {d.name: str(kd.spec_for(d)) for d in bounded},

@@ -35,6 +35,9 @@ DOWNSTREAM_DISTS: dict[str, str] = {
     "mmagic": "mmagic", "mmyolo": "mmyolo",
 }
 
+# Packages the probe lists next to the downstream ones that assert no mmcv range themselves.
+NO_MMCV_BOUND: frozenset[str] = frozenset({"mmengine"})
+
 # mmcv 2.x no longer ships as mmcv-full: the first release of the `mmcv` name with ops.
 MMCV_2_FIRST = Version("2.0.0rc1")
 
