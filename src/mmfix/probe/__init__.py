@@ -81,7 +81,8 @@ def probe(python: str | None = None, environ: Mapping[str, str] | None = None, i
             submit("windows", winmod.probe_windows, env_vars)
         # The target's answer first: a bad --python is one clear error line (UsageError).
         target_py, torch, mmcv, downstream = targetmod.parse_target(targetmod.run_target_probe(interp))
-        if import_ext and mmcv:
+        # Without an _ext file the import can only fail with "No module named 'mmcv._ext'": skip it.
+        if import_ext and any(d.has_ext for d in mmcv):
             submit("ext_import", targetmod.import_ext, interp)
         nvcc = _result(futs["nvcc"], errors, "nvcc", None)
         smi, gpus, smi_err = _result(futs["gpus"], errors, "nvidia-smi", (None, (), None))
