@@ -69,7 +69,7 @@ def test_target_script_runs_on_every_interpreter(python, tmp_path, monkeypatch):
     assert torch.cxx11_abi is True and torch.libraries == ("libtorch_cuda.so",)
     assert torch.nvidia_include_dirs == (str(sp / "nvidia" / "cusparse" / "include"),)
     (m,) = mmcv
-    assert (m.name, m.version, m.wheel_tag, m.has_ext) == ("mmcv", "2.2.0", "py2-none-any.py3-none-any", False)
+    assert (m.name, m.version, m.wheel_tag, m.has_ext) == ("mmcv", "2.2.0", "py2.py3-none-any", False)
     assert target.packages["setuptools"] == "82.0.0"
     mmdet = next(d for d in downstream if d.name == "mmdet")
     assert mmdet.version == "3.3.0" and mmdet.init_file.endswith("mmdet/__init__.py")

@@ -110,7 +110,13 @@ def wheel_tag(info):
         return None
     text = read_text(os.path.join(info["meta_dir"], "WHEEL")) or ""
     tags = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")]
-    return ".".join(tags) if tags else None
+    if not tags:
+        return None
+    parts = [t.split("-", 2) for t in tags]
+    if all(len(p) == 3 and p[1:] == parts[0][1:] for p in parts):
+        # the compressed form pip uses in file names: py2.py3-none-any
+        return ".".join(p[0] for p in parts) + "-" + "-".join(parts[0][1:])
+    return ".".join(tags)
 
 
 def editable_location(info):
