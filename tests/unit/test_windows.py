@@ -457,8 +457,12 @@ def test_plan_in_unfitting_shell_captures_clean_x64_env() -> None:
     assert child_env is not None
     assert child_env["Path"] == shell_env["__VSCMD_PREINIT_PATH"]  # the pre-activation PATH
     assert not any(k.upper().startswith("VSCMD_") or k.upper() == "INCLUDE" for k in child_env)
+    assert "CUDA_PATH" not in plan.env_additions  # vcvarsall leaves it alone
     built = msvc.build_env(plan, shell_env)
     assert built["VCToolsVersion"] == "14.29.30133"
+    # set by both shells with the same value: still there after the shell's VS variables are dropped
+    assert built["WindowsSdkDir"] == shell_env["WindowsSdkDir"]
+    assert built["VSCMD_ARG_TGT_ARCH"] == "x64" and built["VisualStudioVersion"] == "16.0"
     assert "VCToolsRedistDir" in built and "14.29.30133" in built["VCToolsRedistDir"]
     assert not any("2022" in v for k, v in built.items() if k in ("INCLUDE", "LIB", "LIBPATH"))
 
