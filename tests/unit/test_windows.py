@@ -554,3 +554,10 @@ def test_doctor_checks_on_probed_x86_shell() -> None:
     assert findings["msvc-env-no-sdk"].status is Status.FAIL
     assert findings["msvc-missing"].status is Status.OK
     assert all(f.status is not Status.ERROR for f in findings.values())
+
+
+def test_probe_defaults_off_windows_read_no_registry_and_no_code_page() -> None:
+    fw = machine(cl="cl-en-19.29.30133-x64.txt")
+    wf = pw.probe_windows(fw.env, run=fw.run, which=fw.which, list_dir=fw.list_dir)
+    assert wf.long_paths_enabled is None and wf.code_page is None  # unknown here, not guessed
+    assert wf.msc_ver == 1929 and len(wf.vs_instances) == 3
