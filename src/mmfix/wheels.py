@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import requests
+import urllib3
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -349,8 +350,27 @@ _NETWORK_FIX = (
 )
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """True when a requests error was a timeout: requests reports a read timeout that ran out of
+    retries as a ConnectionError wrapping urllib3's MaxRetryError(ReadTimeoutError)."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, urllib3.exceptions.NewConnectionError):
+            return False  # refused / unresolvable: urllib3 derives it from ConnectTimeoutError
+        if isinstance(e, (requests.Timeout, TimeoutError, urllib3.exceptions.TimeoutError)):
+            return True
+        if isinstance(e, BaseException):
+            todo += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
+    return False
+
+
 def _network_error(url: str, exc: requests.RequestException, timeout: Any) -> OperationFailed:
-    if isinstance(exc, requests.Timeout):
+    if _timed_out(exc):
         why = f"no answer within {_seconds(timeout)} s (offline? behind a proxy?)"
     elif isinstance(exc, requests.exceptions.ProxyError):
         why = "the proxy refused or could not connect"
@@ -705,7 +725,8 @@ def neighbour_combinations(target: WheelTarget, base: str) -> list[tuple[str, tu
     """Nearby (cuda_tag, torch minor) pairs to look at, nearest first, bounded.
 
     Other torch minors with the same CUDA tag (clamped to ``LAST_OFFICIAL_TORCH`` on the official
-    index), then other CUDA tags with the same torch (the same CUDA major first), then ``cpu``.
+    index), then other CUDA tags with the same torch (nearest in the table first, the same CUDA
+    major on ties), then ``cpu``.
     """
     major, minor = (int(x) for x in target.torch.split("."))
     if base == K.OFFICIAL_BASE and (major, minor) > K.LAST_OFFICIAL_TORCH:
@@ -720,7 +741,7 @@ def neighbour_combinations(target: WheelTarget, base: str) -> list[tuple[str, tu
         same_major = target.cuda_tag[:4]
         others = sorted(
             (t for t in tags if t != target.cuda_tag),
-            key=lambda t: (t[:4] != same_major, abs(tags.index(t) - here)),
+            key=lambda t: (abs(tags.index(t) - here), t[:4] != same_major),
         )
         combos += [(t, (major, minor)) for t in others[:3]]
         combos.append(("cpu", (major, minor)))
