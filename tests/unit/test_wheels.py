@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 import sys
@@ -462,7 +461,9 @@ def test_single_page_url(index: WheelIndex) -> None:
     assert search.chosen is not None
 
 
-def test_proxy_from_environment(index: WheelIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_proxy_from_environment(
+    index: WheelIndex, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """HTTP_PROXY is honoured: a request for mirror.invalid reaches the proxy (our server)."""
     cu118_torch20(index)
     monkeypatch.setenv("HTTP_PROXY", index.server.url_for("/"))
@@ -475,9 +476,8 @@ def test_proxy_from_environment(index: WheelIndex, monkeypatch: pytest.MonkeyPat
     )
     request = index.server.log[0][0]
     assert request.host == "mirror.invalid"
-    path = wheels.download_wheel(
-        search.chosen, Path(os.environ.get("TMPDIR", "/tmp")) / (f"mmfix-proxy-{os.getpid()}")
-    )
+    path = wheels.download_wheel(search.chosen, tmp_path)
+    assert {r.host for r, _ in index.server.log} == {"mirror.invalid"}
     assert (
         path.read_bytes()
         == index.files["/mmcv/dist/cu118/torch2.0.0/mmcv-2.0.1-cp38-cp38-manylinux1_x86_64.whl"]
