@@ -6,6 +6,7 @@ the index could not be read, or the install failed; 2 bad options.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from mmfix import render
@@ -104,10 +105,22 @@ def to_payload(search: WheelSearch, installed: WheelInstall | None = None) -> di
             "path": str(installed.wheel),
             "sha256": installed.sha256,
             "ok": installed.ok,
-            "install": to_jsonable(installed.install),
-            "verify": to_jsonable(installed.verify),
+            "install": _result_json(installed.install),
+            "verify": _result_json(installed.verify),
         },
     }
+
+
+def _result_json(result: Any) -> Any:
+    """What the rebuild helpers returned, as JSON (dataclass, mapping, attributes, or text)."""
+    value = to_jsonable(result)
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        if hasattr(result, "__dict__"):
+            return _result_json(dict(vars(result)))
+        return str(result)
 
 
 def print_search(search: WheelSearch, installed: WheelInstall | None, verbose: int = 0) -> None:
