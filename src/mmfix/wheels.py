@@ -713,29 +713,36 @@ def _notes(
             f"({', '.join(p.url + ' ' + p.detail for p in pages)})"
         )
     major, minor = (int(x) for x in target.torch.split("."))
-    if base == K.OFFICIAL_BASE and (major, minor) > K.LAST_OFFICIAL_TORCH and chosen is None:
+    if (major, minor) > K.LAST_OFFICIAL_TORCH and chosen is None:
         last = ".".join(map(str, K.LAST_OFFICIAL_TORCH))
         notes.append(
-            f"official mmcv wheels stop at torch {last} (mmcv 2.2.0); torch {target.torch} has none"
+            f"official mmcv wheels stop at torch {last} (mmcv 2.2.0): torch {target.torch} has "
+            "none, a mirror of them neither"
         )
     return notes
 
 
 def neighbour_combinations(target: WheelTarget, base: str) -> list[tuple[str, tuple[int, int]]]:
-    """Nearby (cuda_tag, torch minor) pairs to look at, nearest first, bounded.
+    """Nearby (cuda_tag, (torch major, minor)) pairs to look at, nearest first, at most
+    ``MAX_NEIGHBOUR_PAGES``.
 
-    Other torch minors with the same CUDA tag (clamped to ``LAST_OFFICIAL_TORCH`` on the official
-    index), then other CUDA tags with the same torch (nearest in the table first, the same CUDA
-    major on ties), then ``cpu``.
+    Other torch minors with the same CUDA tag; for a torch newer than ``LAST_OFFICIAL_TORCH`` the
+    last two official minors instead (only those on the official index). Then other CUDA tags for
+    the same torch (or the last official one): the nearest in the table first, the same CUDA major
+    on ties; then ``cpu``.
     """
     major, minor = (int(x) for x in target.torch.split("."))
-    if base == K.OFFICIAL_BASE and (major, minor) > K.LAST_OFFICIAL_TORCH:
-        major, minor = K.LAST_OFFICIAL_TORCH
-        minors = [minor, minor - 1, minor - 2]
+    own = (major, minor)
+    last = K.LAST_OFFICIAL_TORCH
+    beyond = own > last
+    if beyond:
+        torches = [] if base == K.OFFICIAL_BASE else [(major, minor - 1)]
+        torches += [last, (last[0], last[1] - 1)]
     else:
-        minors = [minor - 1, minor + 1, minor - 2]
-    combos = [(target.cuda_tag, (major, m)) for m in minors if m >= 0]
+        torches = [(major, minor - 1), (major, minor + 1), (major, minor - 2)]
+    combos = [(target.cuda_tag, t) for t in torches if t[1] >= 0]
     if target.cuda_tag != "cpu":
+        cuda_torch = last if beyond else own
         tags = list(K.KNOWN_CUDA_TAGS)
         here = tags.index(target.cuda_tag) if target.cuda_tag in tags else len(tags)
         same_major = target.cuda_tag[:4]
@@ -743,11 +750,11 @@ def neighbour_combinations(target: WheelTarget, base: str) -> list[tuple[str, tu
             (t for t in tags if t != target.cuda_tag),
             key=lambda t: (abs(tags.index(t) - here), t[:4] != same_major),
         )
-        combos += [(t, (major, minor)) for t in others[:3]]
-        combos.append(("cpu", (major, minor)))
+        combos += [(t, cuda_torch) for t in others[:3]]
+        combos.append(("cpu", cuda_torch))
     seen: list[tuple[str, tuple[int, int]]] = []
     for c in combos:
-        if c not in seen and c != (target.cuda_tag, tuple(int(x) for x in target.torch.split("."))):
+        if c not in seen and c != (target.cuda_tag, own):
             seen.append(c)
     return seen[: K.MAX_NEIGHBOUR_PAGES]
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.tags import sys_tags
@@ -174,14 +175,33 @@ def test_cu118_torch20_windows(index: WheelIndex, py: str) -> None:
 
 
 @pytest.mark.parametrize("py", PYTHONS)
-def test_cpu_torch213_short_spelling(index: WheelIndex, py: str) -> None:
-    """cpu/torch2.13: only the ``torch2.13`` spelling exists; each of cp38-cp313 finds its own."""
-    page = index.add_page("cpu/torch2.13", [("mmcv", "2.2.0", linux(p)) for p in PYTHONS])
-    env = make_env(python=f"{py}.1", torch="2.13.0+cpu", cuda=None)
+@pytest.mark.parametrize(
+    ("plat", "machine", "tag"), [("linux", "x86_64", linux), ("win32", "AMD64", win)]
+)
+def test_cpu_torch213_short_spelling(
+    index: WheelIndex, py: str, plat: str, machine: str, tag: Any
+) -> None:
+    """cpu/torch2.13: only the ``torch2.13`` spelling exists; each of cp38-cp313, on Linux and on
+    Windows, finds its own wheel."""
+    page = index.add_page(
+        "cpu/torch2.13", [("mmcv", "2.2.0", t(p)) for p in PYTHONS for t in (linux, win)]
+    )
+    env = make_env(python=f"{py}.1", platform=plat, machine=machine, torch="2.13.0+cpu", cuda=None)
     search = wheels.find_wheel(env, index.base)
     assert [p.status for p in search.pages] == ["missing", "ok"]
     assert search.index_url == page
-    assert search.chosen is not None and search.chosen.filename == f"mmcv-2.2.0-{linux(py)}.whl"
+    assert search.chosen is not None and search.chosen.filename == f"mmcv-2.2.0-{tag(py)}.whl"
+    assert len(search.rejected) == 2 * len(PYTHONS) - 1
+
+
+def test_file_url_mirror(tmp_path: Path) -> None:
+    folder = tmp_path / "cu118" / "torch2.0.0"
+    folder.mkdir(parents=True)
+    name = "mmcv-2.0.1-cp38-cp38-manylinux1_x86_64.whl"
+    (folder / name).write_bytes(b"PK")
+    (folder / "index.html").write_text(f'<a href="{name}">{name}</a>')
+    search = wheels.find_wheel(make_env(), tmp_path.as_uri())
+    assert search.chosen is not None and search.chosen.url == (folder / name).as_uri()
 
 
 def test_wrong_python_and_platform_rejected(index: WheelIndex) -> None:
@@ -363,26 +383,41 @@ def test_404_everywhere_names_pages_and_neighbours(index: WheelIndex) -> None:
 
 
 def test_neighbours_on_official_index_stop_at_torch_24() -> None:
-    target = wheels.WheelTarget(
-        cuda_tag="cpu", torch="2.13", python="3.11", platform="linux", machine="x86_64", tags=()
-    )
-    combos = wheels.neighbour_combinations(target, K.OFFICIAL_BASE)
-    assert combos == [("cpu", (2, 4)), ("cpu", (2, 3)), ("cpu", (2, 2))]
-    mirror = wheels.neighbour_combinations(target, "http://mirror/dist")
-    assert mirror == [("cpu", (2, 12)), ("cpu", (2, 14)), ("cpu", (2, 11))]
-    cu = wheels.neighbour_combinations(
-        wheels.WheelTarget(
-            cuda_tag="cu118", torch="2.0", python="3.8", platform="linux", machine="x86_64", tags=()
-        ),
-        "http://mirror/dist",
-    )
-    assert cu == [
+    def target(tag: str, torch: str) -> wheels.WheelTarget:
+        return wheels.WheelTarget(tag, torch, "3.11", "linux", "x86_64", ())
+
+    official = wheels.neighbour_combinations(target("cpu", "2.13"), K.OFFICIAL_BASE)
+    assert official == [("cpu", (2, 4)), ("cpu", (2, 3))]
+    mirror = wheels.neighbour_combinations(target("cpu", "2.13"), "http://mirror/dist")
+    assert mirror == [("cpu", (2, 12)), ("cpu", (2, 4)), ("cpu", (2, 3))]
+    cu130 = wheels.neighbour_combinations(target("cu130", "2.14"), K.OFFICIAL_BASE)
+    assert cu130 == [
+        ("cu130", (2, 4)),
+        ("cu130", (2, 3)),
+        ("cu124", (2, 4)),
+        ("cu121", (2, 4)),
+        ("cu118", (2, 4)),
+        ("cpu", (2, 4)),
+    ]
+    cu118 = wheels.neighbour_combinations(target("cu118", "2.0"), "http://mirror/dist")
+    assert cu118 == [
         ("cu118", (2, 1)),
         ("cu117", (2, 0)),
         ("cu121", (2, 0)),
         ("cu116", (2, 0)),
         ("cpu", (2, 0)),
     ]
+
+
+def test_torch_beyond_official_wheels(index: WheelIndex) -> None:
+    index.add_page("cpu/torch2.4.0", [("mmcv", "2.2.0", linux("3.11"))])
+    env = make_env(python="3.11.7", torch="2.13.0+cpu", cuda=None)
+    search = wheels.find_wheel(env, index.base)
+    assert search.chosen is None
+    assert [(a.torch, a.note) for a in search.alternatives] == [
+        ("2.4", "needs torch 2.4.x (CPU-only) instead of torch 2.13")
+    ]
+    assert any(n.startswith("official mmcv wheels stop at torch 2.4") for n in search.notes)
 
 
 def test_timeout_is_one_clear_error(index: WheelIndex) -> None:
