@@ -133,6 +133,10 @@ class WheelSearch:
     alternatives: tuple[Alternative, ...] = ()
     notes: tuple[str, ...] = ()
 
+    def __bool__(self) -> bool:
+        """True when a wheel was chosen (``if find_wheel(env): ...``)."""
+        return self.chosen is not None
+
     @property
     def index_url(self) -> str:
         """The page that was read (the one holding the choice), else the first one tried."""
@@ -169,10 +173,16 @@ def index_base(index_url: str | None = None) -> str:
 
 def cuda_tag(torch: TorchInfo) -> str:
     """The index's CUDA tag for a torch build: ``torch.version.cuda`` "11.8" -> "cu118"; CPU and
-    ROCm (``torch.version.hip``) builds -> "cpu" (mim's rule)."""
-    if torch.cuda and not torch.hip:
+    ROCm (``torch.version.hip``) builds -> "cpu" (mim's rule). When ``torch.version.cuda`` was not
+    read, a ``+cuXYZ`` local version label is used."""
+    if torch.hip:
+        return "cpu"
+    if torch.cuda:
         return "cu" + "".join(torch.cuda.split(".")[:2])
-    return "cpu"
+    # torch.version.cuda unknown: the local version label of a download.pytorch.org wheel
+    # ("2.14.1+cu130") still names the CUDA build; PyPI's default CUDA wheels have no label.
+    m = re.search(r"\+(cu\d+)$", torch.version)
+    return m.group(1) if m else "cpu"
 
 
 def torch_minor(version: str) -> tuple[int, int]:
@@ -935,10 +945,10 @@ class WheelInstall:
 
     @property
     def ok(self) -> bool:
-        """False when the install or the verification reports failure (``ok`` False or a
-        non-zero int), True otherwise."""
+        """False when the install or the verification reports failure (``ok`` or ``installed``
+        False, or a non-zero int), True otherwise."""
         for result in (self.install, self.verify):
-            flag = getattr(result, "ok", result)
+            flag = getattr(result, "ok", getattr(result, "installed", result))
             if flag is False or (
                 isinstance(flag, int) and not isinstance(flag, bool) and flag != 0
             ):
@@ -973,5 +983,7 @@ def install_from_index(
             fix=f"install it yourself: {python} -m pip install --force-reinstall --no-deps {path}",
         ) from None
     installed = install_wheel(python, path, yes=yes, env=env)
+    if getattr(installed, "installed", True) is False:  # declined at the prompt: nothing changed
+        return WheelInstall(path, digest, installed, None)
     verified = verify_install(python, archs=None)
     return WheelInstall(path, digest, installed, verified)

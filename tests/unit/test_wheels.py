@@ -63,6 +63,13 @@ def test_cuda_tag_comes_from_torch_version_cuda(
     assert wheels.cuda_tag(torch) == tag
 
 
+@pytest.mark.parametrize(
+    ("version", "tag"), [("2.14.1+cu130", "cu130"), ("2.13.0+cpu", "cpu"), ("2.4.0", "cpu")]
+)
+def test_cuda_tag_from_local_label_when_cuda_unknown(version: str, tag: str) -> None:
+    assert wheels.cuda_tag(TorchInfo(version=version, location="/t")) == tag
+
+
 def test_index_pages_both_spellings() -> None:
     base = K.OFFICIAL_BASE
     assert wheels.index_pages(base, "cu118", (2, 0)) == [

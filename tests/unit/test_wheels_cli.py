@@ -163,7 +163,9 @@ def test_install_without_rebuild_helpers(
     assert "/envs/t/bin/python -m pip install --force-reinstall --no-deps" in line
 
 
-def _fake_build(monkeypatch: pytest.MonkeyPatch, verify_ok: bool) -> list[tuple[Any, ...]]:
+def _fake_build(
+    monkeypatch: pytest.MonkeyPatch, verify_ok: bool, installed: bool = True
+) -> list[tuple[Any, ...]]:
     """Stand-ins for the rebuild helpers (mmfix.build.install / verify, written in parallel)."""
     calls: list[tuple[Any, ...]] = []
     install_mod = types.ModuleType("mmfix.build.install")
@@ -171,7 +173,7 @@ def _fake_build(monkeypatch: pytest.MonkeyPatch, verify_ok: bool) -> list[tuple[
 
     def install_wheel(python: str, wheel: Path, *, yes: bool, env: Environment) -> Any:
         calls.append(("install", python, wheel, yes, env))
-        return types.SimpleNamespace(ok=True)
+        return types.SimpleNamespace(wheel=str(wheel), installed=installed, removed=())
 
     def verify_install(python: str, archs: Any = None) -> Any:
         calls.append(("verify", python, archs))
@@ -207,3 +209,19 @@ def test_install_downloads_installs_verifies(
     assert wheel.read_bytes() == served
     assert doc["wheel"]["sha256"] == doc["installed"]["sha256"]
     assert doc["installed"]["ok"] is verify_ok
+
+
+def test_install_declined_changes_nothing(
+    index: WheelIndex, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls = _fake_build(monkeypatch, verify_ok=True, installed=False)
+    assert cmd.run_env(make_env(), index_url=index.base, install=True, yes=False) == 1
+    assert [c[0] for c in calls] == ["install"]  # no verification of an install that did not happen
+    assert "not installed (nothing changed)" in capsys.readouterr().out
+
+
+def test_search_truth_is_whether_a_wheel_was_chosen(index: WheelIndex) -> None:
+    from mmfix.wheels import find_wheel
+
+    assert find_wheel(make_env(), index.base)
+    assert not find_wheel(make_env(python="3.12.1"), index.base, neighbours=False)

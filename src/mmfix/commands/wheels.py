@@ -154,7 +154,7 @@ def print_search(search: WheelSearch, installed: WheelInstall | None, verbose: i
                 f"  ... {len(search.rejected) - len(shown)} more (-v lists all)", markup=False
             )
     if search.alternatives:
-        con.print("wheels for nearby combinations:")
+        con.print("alternatives:")
         for a in search.alternatives:
             con.print(
                 f"  {a.wheel.filename} [{a.cuda_tag}, torch {a.torch}]: {a.note}", markup=False
@@ -164,7 +164,15 @@ def print_search(search: WheelSearch, installed: WheelInstall | None, verbose: i
     for note in search.notes:
         con.print(f"note: {note}", markup=False)
     if installed is not None:
-        state = "installed and verified" if installed.ok else "install or verification FAILED"
+        if getattr(installed.install, "installed", True) is False:
+            state = "not installed (nothing changed)"
+        else:
+            state = "installed and verified" if installed.ok else "install or verification FAILED"
         con.print(f"{state}: {installed.wheel}", markup=False)
+        error = getattr(installed.verify, "error", None)
+        if error:
+            con.print(f"  verify: {error}", markup=False)
+        for note in getattr(installed.verify, "notes", ()) or ():
+            con.print(f"  verify: {note}", markup=False)
     elif search.chosen:
         con.print("install it: mmfix wheels --install", markup=False)
