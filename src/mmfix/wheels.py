@@ -813,10 +813,14 @@ def _neighbours(
 def _what_it_takes(tag: str, torch: str, target: WheelTarget) -> str:
     cuda = "CPU-only" if tag == "cpu" else f"CUDA {tag[2:-1]}.{tag[-1]}"
     if tag == target.cuda_tag:
-        return f"needs torch {torch}.x ({cuda}) instead of torch {target.torch}"
-    if torch == target.torch:
-        return f"needs a torch {torch} built for {cuda} instead of {target.cuda_tag}"
-    return f"needs torch {torch}.x built for {cuda}"
+        text = f"needs torch {torch}.x ({cuda}) instead of torch {target.torch}"
+    elif torch == target.torch:
+        text = f"needs a torch {torch} built for {cuda} instead of {target.cuda_tag}"
+    else:
+        text = f"needs torch {torch}.x ({cuda} build)"
+    if tag == "cpu" and target.cuda_tag != "cpu":
+        text += "; its ops run on the CPU only"
+    return text
 
 
 # --- downloading ----------------------------------------------------------------------------

@@ -427,6 +427,17 @@ def test_torch_beyond_official_wheels(index: WheelIndex) -> None:
     assert any(n.startswith("official mmcv wheels stop at torch 2.4") for n in search.notes)
 
 
+def test_cuda_torch_beyond_official_wheels(index: WheelIndex) -> None:
+    index.add_page("cu121/torch2.4.0", [("mmcv", "2.2.0", linux("3.11"))])
+    index.add_page("cpu/torch2.4.0", [("mmcv", "2.2.0", linux("3.11"))])
+    env = make_env(python="3.11.7", torch="2.14.1+cu130", cuda="13.0")
+    search = wheels.find_wheel(env, index.base)
+    assert [(a.cuda_tag, a.torch, a.note) for a in search.alternatives] == [
+        ("cu121", "2.4", "needs torch 2.4.x (CUDA 12.1 build)"),
+        ("cpu", "2.4", "needs torch 2.4.x (CPU-only build); its ops run on the CPU only"),
+    ]
+
+
 def test_timeout_is_one_clear_error(index: WheelIndex) -> None:
     def slow(_request: Request) -> Response:
         time.sleep(1.0)
