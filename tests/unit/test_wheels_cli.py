@@ -104,7 +104,7 @@ def test_text_when_none_fits_lists_reasons_and_rebuild(
     out = capsys.readouterr().out
     assert code == 1
     assert "✗ no wheel on the index fits this environment" in out
-    assert "(Python 3.12, linux x86_64)" in out
+    assert "- 4 wheels for other Pythons or platforms than Python 3.12, linux x86_64" in out
     assert "`mmfix rebuild`" in out
 
 

@@ -145,13 +145,19 @@ def print_search(search: WheelSearch, installed: WheelInstall | None, verbose: i
         )
     else:
         con.print("[red]✗[/red] no wheel on the index fits this environment")
-    if verbose or not search.chosen:
-        shown = search.rejected if verbose else search.rejected[:10]
-        for r in shown:
+    if verbose:
+        for r in search.rejected:
             con.print(f"  - {r.filename}: {r.reason}", markup=False)
-        if len(shown) < len(search.rejected):
+    elif not search.chosen:
+        # without -v: the reasons that are not "built for another Python/platform", then a count
+        other_tags = [r for r in search.rejected if r.reason.startswith("its tags")]
+        for r in [r for r in search.rejected if r not in other_tags][:10]:
+            con.print(f"  - {r.filename}: {r.reason}", markup=False)
+        if other_tags:
             con.print(
-                f"  ... {len(search.rejected) - len(shown)} more (-v lists all)", markup=False
+                f"  - {len(other_tags)} wheels for other Pythons or platforms than "
+                f"{t.describe()} (-v lists them)",
+                markup=False,
             )
     if search.alternatives:
         con.print("alternatives:")
