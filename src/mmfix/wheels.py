@@ -672,7 +672,7 @@ def find_wheel(
         alternatives += [
             _alternative(c, target, f"mmcv {c.link.version}") for c in _best_per_version(older)
         ]
-    notes = list(_notes(env, target, base, pages, chosen))
+    notes = list(_notes(env, target, pages, chosen))
     if chosen is None and neighbours and not base.endswith(".html"):
         found, probe_notes = _neighbours(base, target, urls, pages, session)
         alternatives += found
@@ -708,11 +708,7 @@ def _alternative(
 
 
 def _notes(
-    env: Environment,
-    target: WheelTarget,
-    base: str,
-    pages: list[PageFetch],
-    chosen: WheelLink | None,
+    env: Environment, target: WheelTarget, pages: list[PageFetch], chosen: WheelLink | None
 ) -> list[str]:
     notes = []
     if env.torch is not None and env.torch.hip:
