@@ -229,3 +229,46 @@ def test_real_wheels_match_the_excerpts(wheel: str, member: str, excerpt: str) -
     with zipfile.ZipFile(path) as zf:
         source = zf.read(member).decode()
     assert read_mmcv_bounds(source) == bounds(excerpt)
+
+
+# --- the recommendation crossed with a real (local) wheel index ------------------------------
+
+
+def test_recommendation_uses_the_wheel_index(httpserver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mmdet 3.3.0 + mmseg 1.2.2 allow up to 2.1.0, but cu118/torch2.0 only has 2.0.0 / 2.0.1
+    wheels: the command installs the 2.0.1 wheel instead of building 2.1.0."""
+    from test_wheels_support import WheelIndex, linux, make_env
+
+    from mmfix.knowledge import wheel_index
+
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "MMFIX_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    index = WheelIndex(httpserver)
+    page = index.add_page("cu118/torch2.0.0",
+                          [("mmcv", v, linux("3.8")) for v in ("2.0.0", "2.0.1")])
+    monkeypatch.setenv(wheel_index.INDEX_URL_ENV, index.base)
+    both = (ds("mmdet", "3.3.0", "mmdet_3_3"), ds("mmseg", "1.2.2", "mmseg_1_2"))
+    env = make_env(python="3.8.18", downstream=both)
+    env = Environment(env.target, env.host, env.torch,
+                      (MmcvDist("mmcv", "2.2.0", "/sp", "/sp/mmcv", linux("3.8"),
+                                ext_files=("/sp/mmcv/_ext.so",)),), both)
+    out = compat.evaluate_downstream(env, compat.default_wheel_finder(env))
+    assert out.status is Status.FAIL
+    assert out.facts["recommended"] == "2.0.1"
+    assert out.fix == f'pip install "mmcv==2.0.1" -f {page}'
+    monkeypatch.setenv("MMFIX_OFFLINE", "1")
+    assert compat.default_wheel_finder(env) is None
+
+
+def test_recommendation_falls_back_when_the_index_is_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from test_wheels_support import make_env
+
+    from mmfix.knowledge import wheel_index
+
+    monkeypatch.delenv("MMFIX_OFFLINE", raising=False)
+    monkeypatch.setenv(wheel_index.INDEX_URL_ENV, "http://127.0.0.1:9/mmcv/dist")
+    env = make_env(downstream=(ds("mmdet", "3.3.0", "mmdet_3_3"),))
+    out = compat.evaluate_downstream(env, compat.default_wheel_finder(env))
+    assert out.status is Status.FAIL and out.fix == "mmfix rebuild --mmcv-version 2.1.0"

@@ -101,7 +101,7 @@ def default_wheel_finder(env: Environment) -> kd.WheelFinder | None:
     if env.torch is None or os.environ.get("MMFIX_OFFLINE"):
         return None
     try:
-        from mmfix import wheels
+        import mmfix.wheels as wheels
     except Exception:  # noqa: BLE001 - wheels module not there
         return None
     found: dict[str, str | None] = {}
