@@ -229,7 +229,7 @@ def evaluate_registry(cfg: Config, env: Environment, cwd: str) -> Outcome:
     return status(*ev, symptom, scanned, fix=fix, missing=sorted(types))
 
 
-@check(CHECKS, "registry-missing-module", "A", "every config type is registered")
+@check(CHECKS, "registry-missing-module", "F", "every config type is registered")
 def registry_missing_module(ctx: CheckContext) -> Outcome:
     """Type names of the config that no installed package or ``custom_imports`` module registers
     (found statically: ``register_module`` decorators and calls)."""

@@ -219,15 +219,19 @@ def import_segfault(ctx: CheckContext) -> Outcome:
     if imp.torch_import_ok:
         ev.append("import torch alone works: mmcv's _ext is the problem")
     gcc = env.host.gcc
+    built = re.search(r"GCC\s+(\d+(?:\.\d+)*)", imp.compiler_version or "")
     if imp.compiler_version:
         ev.append(f"mmcv was compiled with {imp.compiler_version}")
-    if gcc and gcc.version:
-        v = _v(gcc.version)
+    for who, ver in (("mmcv's compiler", built.group(1) if built else None),
+                     ("host gcc", gcc.version if gcc else None)):
+        v = _v(ver)
         if v and (v < Version("5.4") or (v.major, v.minor) == (5, 5)):
-            ev.append(f"host gcc {gcc.version}: mmcv's FAQ names gcc < 5.4 and 5.5 as causes")
-        cuda_max = kc.gcc_max(env.torch.cuda) if env.torch and env.torch.cuda else None
+            ev.append(f"{who} {ver}: mmcv's FAQ names gcc < 5.4 and 5.5 as causes")
+    tcuda = env.torch.cuda if env.torch else None
+    if gcc and gcc.version and tcuda:
+        v, cuda_max = _v(gcc.version), kc.gcc_max(tcuda)
         if v and cuda_max and v.major > cuda_max:
-            ev.append(f"host gcc {gcc.version} is newer than CUDA {env.torch.cuda} accepts "  # type: ignore[union-attr]
+            ev.append(f"host gcc {gcc.version} is newer than CUDA {tcuda} accepts "
                       f"(<= {cuda_max})")
     return fail(*ev, fix="mmfix rebuild (with a supported host compiler)", auto_fix="rebuild",
                 returncode=imp.returncode)
