@@ -149,6 +149,8 @@ def test_import_segfault() -> None:
     f = run("import-segfault", env(imp=built, gcc="11.4.0"))
     assert "mmcv's compiler 5.5: mmcv's FAQ names gcc < 5.4 and 5.5 as causes" in f.evidence
     assert not any(e.startswith("host gcc") for e in f.evidence)
+    f = run("import-segfault", env(imp=crash, gcc="14.1.0", cuda="12.1"))
+    assert "host gcc 14.1.0 is newer than CUDA 12.1 accepts (<= 12)" in f.evidence
     torch_too = ExtImport(True, returncode=-11, crashed=True, torch_import_ok=False)
     f = run("import-segfault", env(imp=torch_too, torch="1.7.1"))
     assert f.fix == 'pip install --force-reinstall --no-deps "torch==1.7.1"'
