@@ -252,3 +252,20 @@ def test_registry_warns_when_nothing_installed_to_scan(monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     cfg = MMDET2 / "configs/faster_rcnn/faster_rcnn_r50_fpn_1x_coco.py"
     assert run("registry-missing-module", bare_env(), cfg).status is Status.SKIP
+
+
+def test_registry_without_mmcv_and_mmengine_is_only_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """mmdet 3.x config, only mmdet installed: mmengine's loops and hooks cannot be looked up."""
+    monkeypatch.chdir(tmp_path)
+    site = tmp_path / "site"
+    shutil.copytree(SITE1 / "mmdet", site / "mmdet")
+    env = site_env(site)
+    env = Environment(env.target, env.host, downstream=env.downstream)  # no mmcv
+    f = run("registry-missing-module", env, MMDET3 / "configs/retinanet/retinanet_r50_fpn_1x_coco.py")
+    assert f.status is Status.WARN
+    assert f.evidence[0].startswith("mmcv and mmengine not installed")
+    assert "EpochBasedTrainLoop" in f.facts["missing"]
+    assert any(e.startswith("... and ") for e in f.evidence)
+    assert f.fix.startswith("install mmcv and mmengine first")

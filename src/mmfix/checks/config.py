@@ -24,6 +24,7 @@ NO_CONFIG = "no --config given"
 _PROJECT_MARKERS = ("configs", "setup.py", "pyproject.toml", ".git")
 # another copy of these cannot be imported next to the installed one: never suggested
 _INFRA = {"mmcv", "mmengine", "torch"}
+_MAX_LISTED = 12  # missing types listed one per line; the rest are counted
 
 
 @lru_cache(maxsize=8)
@@ -208,7 +209,10 @@ def evaluate_registry(cfg: Config, env: Environment, cwd: str) -> Outcome:
     located = _find_in_projects(set(types), _search_roots(cfg, cwd)) if types else {}
     fixes = []
     installed = {p.name for p in dirs}
-    for name, where in types.items():
+    needed = ["mmcv", "mmengine"] if cfg.style == "mmengine" else ["mmcv"]
+    incomplete = [n for n in needed if n not in installed]
+    shown = dict(list(types.items())[:_MAX_LISTED])
+    for name, where in shown.items():
         line = f"type '{name}' ({where}) is not registered by any scanned module"
         if name in located:
             root, src = located[name]
@@ -224,8 +228,14 @@ def evaluate_registry(cfg: Config, env: Environment, cwd: str) -> Outcome:
     fix = "; ".join(dict.fromkeys(fixes)) or (
         "import the module that defines it (custom_imports = dict(imports=[...])), or install "
         "the package that provides it")
+    if len(types) > len(shown):
+        ev.append(f"... and {len(types) - len(shown)} more")
     symptom = "symptom: KeyError: \"<Name> is not in the <registry> registry\""
-    status = fail if dirs else warn
+    if incomplete:
+        ev.insert(0, f"{' and '.join(incomplete)} not installed: the types they register could "
+                  "not be looked up, so this list is an upper bound")
+        fix = f"install {' and '.join(incomplete)} first; then: {fix}"
+    status = warn if incomplete or not dirs else fail
     return status(*ev, symptom, scanned, fix=fix, missing=sorted(types))
 
 
