@@ -12,6 +12,7 @@ mmengine's pure-Python style (``with read_base(): from .._base_.x import *``) is
 from __future__ import annotations
 
 import ast
+import json
 import operator
 import os
 import re
@@ -42,11 +43,13 @@ class Opaque:
 
 @dataclass
 class Config:
-    """A merged config: ``data`` (name -> value), the files read (the config first, then bases)."""
+    """A merged config: ``data`` (name -> value), the files read (the config first, then bases),
+    the bases not read (YAML)."""
 
     path: str
     data: dict[str, Any]
     files: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # bases not read (YAML)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
@@ -57,6 +60,16 @@ class Config:
         if any(k in self.data for k in ("optim_wrapper", "default_hooks", "train_dataloader")):
             return "mmengine"
         return "mmcv"
+
+
+def _json_base(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"_base_ {path} is not valid JSON", str(exc), "fix the file") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"_base_ {path} is not a JSON object", None, "fix the file")
+    return data
 
 
 def _read(path: Path) -> ast.Module:
@@ -238,6 +251,7 @@ def load_config(path: str | os.PathLike[str], _depth: int = 0,
     tree = _read(p)
     source = p.read_bytes().decode("utf-8", "replace")
     files = [str(p)]
+    skipped: list[str] = []
     merged_base: dict[str, Any] = {}
     bases: list[Path] = list(_read_base_imports(tree, p.parent))
     probe = _Evaluator(source, {}, {})
@@ -249,9 +263,17 @@ def load_config(path: str | os.PathLike[str], _depth: int = 0,
     for b in bases:
         if not b.is_file():
             raise UsageError(f"_base_ {b} of {p} not found", None, "fix the _base_ path")
+        if b.suffix == ".json":
+            merged_base = merge(merged_base, _json_base(b))
+            files.append(str(b))
+            continue
+        if b.suffix != ".py":  # a YAML base: read by mmengine with PyYAML; not linted here
+            skipped.append(str(b))
+            continue
         sub = load_config(b, _depth + 1, (*_seen, str(p)))
         merged_base = merge(merged_base, sub.data)
         files += sub.files
+        skipped += sub.skipped
     scope: dict[str, Any] = dict(merged_base)  # names of bases are visible (pure-Python style)
     own: dict[str, Any] = {}
     ev = _Evaluator(source, scope, merged_base)
@@ -271,7 +293,7 @@ def load_config(path: str | os.PathLike[str], _depth: int = 0,
                 own[t.id] = val
             elif isinstance(t, ast.Attribute):  # model.backbone.depth = 101 (pure-Python style)
                 _set_dotted(scope, own, t, ev.value(value))
-    return Config(str(p), merge(merged_base, own), files)
+    return Config(str(p), merge(merged_base, own), files, skipped)
 
 
 def _set_dotted(scope: dict[str, Any], own: dict[str, Any], target: ast.Attribute,

@@ -104,6 +104,19 @@ def test_base_references_and_read_base(tmp_path: Path) -> None:
     assert cfg.get("model") == {"type": "A", "depth": 18} and cfg.get("lr") == 0.1
 
 
+def test_json_and_yaml_bases(tmp_path: Path) -> None:
+    (tmp_path / "b.json").write_text('{"model": {"type": "A", "depth": 50}}')
+    (tmp_path / "b.yaml").write_text("model:\n  depth: 18\n")
+    (tmp_path / "c.py").write_text("_base_ = ['./b.json', './b.yaml']\nmodel = dict(neck=None)\n")
+    cfg = load_config(tmp_path / "c.py")
+    assert cfg.get("model") == {"type": "A", "depth": 50, "neck": None}
+    assert cfg.skipped == [str(tmp_path / "b.yaml")]
+    (tmp_path / "bad.json").write_text("[1]")
+    (tmp_path / "d.py").write_text("_base_ = './bad.json'\n")
+    with pytest.raises(UsageError, match="not a JSON object"):
+        load_config(tmp_path / "d.py")
+
+
 def test_bad_configs_are_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not found"):
         load_config(tmp_path / "missing.py")
