@@ -25,6 +25,8 @@ from mmfix.model import (
 )
 from mmfix.probe import extbin
 
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="ELF binaries: Linux only")
+
 KERNEL = """
 __global__ void addone(float* x) { x[threadIdx.x] += 1.0f; }
 extern "C" void launch(float* x) { addone<<<1, 32>>>(x); }
@@ -138,6 +140,8 @@ PyMODINIT_FUNC PyInit__ext(void) { return PyModule_Create(&D); }
 
 
 def test_module_whose_library_was_removed(tmp_path: Path) -> None:
+    if not Path(sysconfig.get_paths()["include"], "Python.h").is_file():
+        pytest.skip("no Python.h for this interpreter")
     (tmp_path / "helper.c").write_text("int helper_value(void) { return 42; }\n")
     (tmp_path / "mod.c").write_text(PYMOD)
     libdir = tmp_path / "lib"
