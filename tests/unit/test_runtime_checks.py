@@ -186,7 +186,10 @@ def test_mmddp_rules_and_fix_inside_downstream_range() -> None:
     assert f.status is Status.FAIL
     assert any("_sync_params" in e for e in f.evidence)
     assert f.fix == "mmfix rebuild --mmcv-version 1.7.2"
-    f = run("mmddp-torch-internals", env(torch="1.7.1", mmcv="1.1.5"))
+    f = run("mmddp-torch-internals", env(torch="1.7.1", mmcv="1.2.4"))
     assert any("rebuilt parameter indices" in e for e in f.evidence)
+    assert run("mmddp-torch-internals", env(torch="1.7.1", mmcv="1.2.5")).status is Status.OK
+    f = run("mmddp-torch-internals", env(torch="1.12.1", mmcv="1.5.3"))
+    assert any("_run_ddp_forward" in e for e in f.evidence)
     assert run("mmddp-torch-internals", env(torch="1.11.0", mmcv="1.7.2")).status is Status.OK
     assert run("mmddp-torch-internals", env(torch="2.1.0", mmcv="2.1.0")).status is Status.OK

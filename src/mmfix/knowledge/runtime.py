@@ -53,10 +53,10 @@ def _ver(text: str) -> Version:
 
 
 # MMDistributedDataParallel (mmcv(-full) 1.x, mmcv/parallel/distributed.py) calls DDP internals
-# that torch changed. (torch first affected, first mmcv release with the fix, the symptom.)
-# Sources: pytorch#47050 and mmcv PR "fix ddp for 1.7" (reported: fixed in mmcv-full 1.2.0);
-# mmcv#1754 / PR #1816 (torch 1.11 removed _sync_params; in mmcv-full 1.4.8, reported);
-# mmcv PR #2107 (torch 1.12 _to_kwargs; mmcv-full 1.6.1, reported).
+# that torch changed. (torch first affected, first mmcv-full release with the fix, the symptom.)
+# Checked in the mmcv-full sdists' mmcv/parallel/distributed.py: `reducer._rebuild_buckets()` for
+# torch >= 1.7 first in 1.2.5 (pytorch#47050); the torch >= 1.11 `_sync_params` branch first in
+# 1.4.8 (mmcv#1754, PR #1816); `_run_ddp_forward` for torch 1.12 first in 1.6.0 (PR #2107).
 @dataclass(frozen=True)
 class DdpRule:
     torch_from: str
@@ -65,11 +65,12 @@ class DdpRule:
 
 
 MMDDP_RULES: tuple[DdpRule, ...] = (
-    DdpRule("1.7.0", "1.2.0",
+    DdpRule("1.7.0", "1.2.5",
             "rebuilt parameter indices size is not same as original model parameters size"),
     DdpRule("1.11.0", "1.4.8",
             "'MMDistributedDataParallel' object has no attribute '_sync_params'"),
-    DdpRule("1.12.0", "1.6.1", "MMDistributedDataParallel scatters inputs with torch's _to_kwargs"),
+    DdpRule("1.12.0", "1.6.0",
+            "MMDistributedDataParallel.train_step misses torch 1.12's _run_ddp_forward"),
 )
 
 # torch releases built against NumPy 1.x: they cannot load NumPy 2 ("A module that was compiled
