@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from mmfix import proc
 from mmfix.model import Environment, ExtBinary, Host
+from mmfix.probe import extbin
 from mmfix.probe import host as hostmod
 from mmfix.probe import target as targetmod
 
@@ -32,10 +33,6 @@ def _result(fut: Future[T], errors: list[str], what: str, default: T) -> T:
 def _ext_binaries(env_ext_files: tuple[str, ...], cuobjdump: str | None, torch_lib: str | None) -> ExtBinary | None:
     if not env_ext_files:
         return None
-    try:
-        from mmfix.probe import extbin
-    except ImportError:
-        return ExtBinary(path=env_ext_files[0])
     return extbin.inspect_ext(env_ext_files[0], cuobjdump, torch_lib)
 
 
@@ -43,14 +40,6 @@ def _windows_variables() -> tuple[str, ...]:
     from mmfix.probe.windows import WINDOWS_ENV_VARS
 
     return WINDOWS_ENV_VARS
-
-
-def _find_cuobjdump(environ: Mapping[str, str], nvcc_root: str | None) -> str | None:
-    if nvcc_root:
-        cand = os.path.join(nvcc_root, "bin", "cuobjdump")
-        if os.path.isfile(cand):
-            return cand
-    return proc.which("cuobjdump", path=environ.get("PATH"))
 
 
 def probe(python: str | None = None, environ: Mapping[str, str] | None = None, import_ext: bool = True) -> Environment:
@@ -94,7 +83,7 @@ def probe(python: str | None = None, environ: Mapping[str, str] | None = None, i
             submit("ext_import", targetmod.import_ext, interp)
         nvcc = _result(futs["nvcc"], errors, "nvcc", None)
         smi, gpus, smi_err = _result(futs["gpus"], errors, "nvidia-smi", (None, (), None))
-        cuobjdump = _find_cuobjdump(env_vars, nvcc.toolkit_root if nvcc else None)
+        cuobjdump = extbin.find_cuobjdump(env_vars, nvcc.real_path or nvcc.path if nvcc else None, target_py.site_packages)
         ext_files = next((d.ext_files for d in mmcv if d.has_ext), ())
         ext_bin_fut = pool.submit(_ext_binaries, ext_files, cuobjdump, torch.lib_dir if torch else None)
         mem_total, mem_avail = hostmod.memory_bytes()
