@@ -106,7 +106,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "A",
         "A type name is not registered (its module was never imported)",
         (
-            r"KeyError: [\"'](?:(?P<parent>\w+): )?[\"']?(?P<name>[\w.]+) is not in the (?P<registry>[\w ]+?) registry",
+            r"KeyError: [\"'](?:(?P<parent>\w+): )?[\"']?(?P<name>[\w.]+) is not in the (?P<registry>[\w: ]+?) registry",
         ),
         "import the module that registers '{name}': add custom_imports=dict(imports=['<your.module>']) to "
         "the config, or remove a site-packages install that shadows your project's own tree",
@@ -118,7 +118,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "The installed mmcv is outside the range the downstream package accepts",
         (
             r"AssertionError: MMCV==(?P<mmcv>[\w.+]+) is used but incompatible\. Please install "
-            r"mmcv(?:-full)?\s*>=\s*(?P<min>[\w.+]+),\s*(?P<max_op><=?)\s*(?P<max>[\w.+]+)",
+            r"mmcv(?:-full)?\s*>=\s*(?P<min>[\w.+]+),\s*(?P<max_op><=?)\s*(?P<max>[\w.+]*\w)",
             r"KeyError: [\"']?(?P<duplicate>ConvWS) is already registered in conv layer",
         ),
         "install an mmcv inside the range (mmcv>={min}, {max_op}{max}): `mmfix wheels --mmcv-version <v>` "
@@ -196,9 +196,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "B",
         "mmcv's ops have no kernels for this GPU's architecture",
         (
+            r"your gpu arch \((?P<major>\d+), (?P<minor>\d+)\) isn't compiled in prebuilt",
             r"no kernel image is available for execution on the device",
             r"invalid device function",
-            r"your gpu arch \((?P<major>\d+), (?P<minor>\d+)\) isn't compiled in prebuilt",
         ),
         "`mmfix rebuild --arch {cc}`",
         rank=SYMPTOM,
@@ -258,7 +258,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "The CUDA toolkit differs from the CUDA torch was built with",
         (
             r"The detected CUDA version \((?P<nvcc_cuda>[\d.]+)\) mismatches the version that was used to "
-            r"compile\s*PyTorch \((?P<torch_cuda>[\d.]+)\)",
+            r"compile(?:\s*PyTorch \((?P<torch_cuda>[\d.]+)\))?",
             r"The detected CUDA version \((?P<nvcc_cuda>[\d.]+)\) has a minor version mismatch with the "
             r"version that was used to compile PyTorch \((?P<torch_cuda>[\d.]+)\)",
         ),
@@ -283,7 +283,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "This Visual Studio (MSVC) is newer than the CUDA toolkit accepts",
         (
             r"C1189: #error:\s+-- unsupported Microsoft Visual Studio version!"
-            r"(?: Only the versions (?P<supported>[\d, and]+) are supported)?",
+            r"(?: Only the versions (?P<supported>[^!]+?) (?:\(inclusive\) )?are supported)?",
         ),
         "pick a VS toolset inside the range (_MSC_VER {msc_min}-{msc_max}): "
         "`vcvarsall.bat x64 -vcvars_ver=14.xx`, or a newer CUDA",
