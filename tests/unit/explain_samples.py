@@ -406,7 +406,9 @@ UserWarning: It seems that the VC environment is activated but DISTUTILS_USE_SDK
     ),
     (
         "glibc-cuda-math-clash",
-        pip_indent("""/usr/include/bits/mathcalls.h(83): error: exception specification is incompatible with that of previous function "rsqrt" (declared at line 629 of /opt/cuda/targets/x86_64-linux/include/crt/math_functions.h)"""),
+        pip_indent(
+            """/usr/include/bits/mathcalls.h(83): error: exception specification is incompatible with that of previous function "rsqrt" (declared at line 629 of /opt/cuda/targets/x86_64-linux/include/crt/math_functions.h)"""
+        ),
         {"function": "rsqrt"},
     ),
     (
@@ -513,7 +515,11 @@ C:/Python37/lib/site-packages/torch/include\torch/csrc/jit/api/module.h(510): er
         "ext-undefined-symbol",
         """ImportError: /home/klfy/anaconda3/envs/bevfusion/lib/python3.8/site-packages/mmcv/_ext.cpython-38-x86_64-linux-gnu.so: undefined symbol: _ZN2at5sliceERKNS_6TensorElN3c108optionalIlEES5_l
 """,
-        {"symbol": "_ZN2at5sliceERKNS_6TensorElN3c108optionalIlEES5_l", "cxx11_abi_symbol": False, "torch_symbol": True},
+        {
+            "symbol": "_ZN2at5sliceERKNS_6TensorElN3c108optionalIlEES5_l",
+            "cxx11_abi_symbol": False,
+            "torch_symbol": True,
+        },
     ),
     (
         "ext-undefined-symbol",

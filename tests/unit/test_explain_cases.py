@@ -27,7 +27,7 @@ def test_every_log_has_an_expectation() -> None:
 def test_case(case: str) -> None:
     expected = EXPECTED[case]["ids"]
     result = explain_file(CASES / f"{case}.log")
-    assert result.ids[: 1] == expected[:1]
+    assert result.ids[:1] == expected[:1]
     # every expected id is named, in the expected order
     positions = [result.ids.index(i) for i in expected]
     assert positions == sorted(positions)

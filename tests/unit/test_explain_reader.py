@@ -51,9 +51,7 @@ def test_chunked_scan_equals_line_scan(picks: list[int], chunk: int, crlf: bool)
     with pytest.MonkeyPatch.context() as mp:
         got = chunk_candidates(data, chunk, mp)
     want = line_candidates(lines)
-    assert [(c.line, c.text, c.report, c.anchor) for c in got] == [
-        (c.line, c.text, c.report, c.anchor) for c in want
-    ]
+    assert [(c.line, c.text, c.report, c.anchor) for c in got] == [(c.line, c.text, c.report, c.anchor) for c in want]
     for g, w in zip(got, want):
         assert w.before[len(w.before) - len(g.before) :] == g.before
 
@@ -106,8 +104,13 @@ def test_a_log_without_newlines_is_cut_not_slurped(monkeypatch: pytest.MonkeyPat
 
 
 def test_report_window_continues_into_the_next_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
-    lines = ["noise"] * 50 + ["sys.platform: linux", "Python: 3.8.10", "PyTorch: 1.10.0+cu113",
-                              "MMCV: 1.3.7", "MMCV CUDA Compiler: not available"]
+    lines = ["noise"] * 50 + [
+        "sys.platform: linux",
+        "Python: 3.8.10",
+        "PyTorch: 1.10.0+cu113",
+        "MMCV: 1.3.7",
+        "MMCV CUDA Compiler: not available",
+    ]
     data = ("\n".join(lines) + "\n").encode()
     cands = chunk_candidates(data, 320, monkeypatch)
     assert [c.text for c in cands if c.report] == lines[51:]

@@ -6,6 +6,7 @@ import re
 from collections import Counter
 
 import pytest
+from explain_samples import SAMPLES
 
 from mmfix.explain import explain_lines
 from mmfix.explain.signatures import (
@@ -14,7 +15,6 @@ from mmfix.explain.signatures import (
     REPORT_ONLY_IDS,
     SIGNATURES,
 )
-from explain_samples import SAMPLES
 
 # The ids of shared/CATALOG.md, families A-F.
 CATALOG_IDS = {

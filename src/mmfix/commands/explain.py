@@ -162,7 +162,7 @@ def _print_result(name: str, result: ExplainResult | None) -> None:
     if result is None:
         con.print(f"{name}: no log text found (empty or binary data)", markup=False)
         return
-    count = len(result.matches) + len(result.findings)
+    count = len(set(result.ids) | {f.id for f in result.findings})
     con.print(
         f"{name}: {result.lines} lines read, {count} known problem(s)", markup=False, style="bold"
     )
@@ -195,8 +195,11 @@ def _print_result(name: str, result: ExplainResult | None) -> None:
         con.print()
         con.print("environment report: ", end="", style="bold")
         con.print("; ".join(_env_summary(result.environment)) or "(few facts)", markup=False)
-        if result.findings:
-            render.print_findings(list(result.findings))
+        named = {m.id for m in result.matches}
+        others = [f for f in result.findings if f.id not in named]  # no need to say it twice
+        if others:
+            con.print("doctor checks on the report's facts:", style="bold")
+            render.print_findings(others)
     if not result.named:
         con.print()
         if result.unmatched:

@@ -190,8 +190,7 @@ class Matcher:
                 if m is None:
                     continue
                 if before_rx is not None and not (
-                    before_rx.search(text)
-                    or any(before_rx.search(b) for b in cand.before[-sig.context_lines :])
+                    before_rx.search(text) or any(before_rx.search(b) for b in cand.before[-sig.context_lines :])
                 ):
                     continue
                 self._add(sig, cand.line, stripped, derive(sig.id, m.groupdict(), text))
@@ -205,11 +204,7 @@ class Matcher:
                     else Consequence(key, old.line, old.text, old.count + 1)
                 )
                 return
-        if (
-            len(self.unmatched) < MAX_UNMATCHED
-            and _ERRORISH.search(text)
-            and not _NOT_ERROR.search(text)
-        ):
+        if len(self.unmatched) < MAX_UNMATCHED and _ERRORISH.search(text) and not _NOT_ERROR.search(text):
             self.unmatched.append(Evidence(cand.line, stripped))
 
     def _add(self, sig: Signature, line: int, text: str, facts: dict[str, Any]) -> None:
@@ -262,8 +257,8 @@ def _finish(matcher: Matcher, lines: int, source: str) -> ExplainResult:
         env_facts = report.parse_report(matcher.report_lines)
         if env_facts.known:
             env = report.to_environment(env_facts)
-            matches = report.merge(matches, report.derive_matches(env_facts))
-            findings = tuple(report.run_doctor_checks(env))
+            matches = report.merge(matches, report.derive_matches(env_facts), report.base_facts(env_facts))
+            findings = tuple(report.run_doctor_checks(env, report.report_check_ids(env_facts)))
     consequences = tuple(sorted(matcher.consequences.values(), key=lambda c: c.line))
     return ExplainResult(
         matches=tuple(rank(matches)),

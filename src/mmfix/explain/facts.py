@@ -102,9 +102,7 @@ def _symbol(groups: dict[str, Any], text: str) -> dict[str, Any]:
         return {}
     return {
         "cxx11_abi_symbol": "__cxx11" in symbol,
-        "torch_symbol": symbol.startswith(
-            ("_ZN2at", "_ZN3c10", "_ZNK2at", "_ZNK3c10", "_ZN5torch", "_ZNK5torch")
-        ),
+        "torch_symbol": symbol.startswith(("_ZN2at", "_ZN3c10", "_ZNK2at", "_ZNK3c10", "_ZN5torch", "_ZNK5torch")),
     }
 
 

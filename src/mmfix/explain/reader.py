@@ -148,9 +148,7 @@ class ChunkScanner:
             end = s
         return list(reversed(lines))
 
-    def _scan_data(
-        self, data: bytes, base: int, prev_tail: list[bytes], pending: int
-    ) -> Iterator[Candidate]:
+    def _scan_data(self, data: bytes, base: int, prev_tail: list[bytes], pending: int) -> Iterator[Candidate]:
         """Candidates of ``data`` (whole lines, the first is line ``base``).
 
         Sets ``self._pending``: report lines still to pass on from the next chunk.

@@ -22,6 +22,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from mmfix.explain.engine import Match, render_fix
+from mmfix.explain.signatures import BY_ID
 from mmfix.knowledge import cuda
 from mmfix.knowledge.gpus import cc_for_name
 from mmfix.model import (
@@ -81,28 +82,25 @@ DOWNSTREAM_KEYS: dict[str, str] = {
 }
 
 # Doctor checks that can judge a report's facts (run when they exist; see ``run_doctor_checks``).
-REPORT_CHECK_IDS: tuple[str, ...] = (
-    "mmcv-ops-missing",
-    "mmcv-lite-and-full",
-    "downstream-version-mismatch",
-    "cuda-arch-not-compiled",
-    "ops-cpu-only",
-    "cuda-version-mismatch",
-    "gcc-unsupported",
-    "cuda-driver-too-old",
-    "numpy-abi-mismatch",
-)
+# Each is run only when the report holds the facts it reads, so that a fact the report does not
+# give (the _ext files of an mmcv seen only in a pip list) is not judged as missing.
+REPORT_CHECKS: dict[str, tuple[str, ...]] = {
+    "mmcv-ops-missing": ("mmcv_compiler",),
+    "mmcv-lite-and-full": ("mmcv_compiler",),
+    "ops-cpu-only": ("mmcv_cuda", "torch"),
+    "cuda-version-mismatch": ("nvcc", "torch"),
+    "gcc-unsupported": ("gcc", "nvcc"),
+    "cuda-driver-too-old": ("driver", "torch"),
+}
+
+EXT_FROM_REPORT = "mmcv/_ext (imported by collect_env when the report was made)"
 
 _KV = re.compile(r"^\s*(?P<key>[A-Za-z_][\w .()/-]*?)\s*:\s*(?P<value>.*?)\s*$")
 _GPU = re.compile(r"GPU (?P<idx>[\d,]+)\s*:\s*(?P<name>.+?)\s*$")
-_PAIR = re.compile(
-    r"\('(?P<key>[^']+)', (?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[\w.]+)\)"
-)
-_PIP = re.compile(
-    r"^\s*\[(?:pip3?|conda)\]\s+(?P<name>[A-Za-z0-9_.-]+)(?:==|\s+)(?P<version>[\w.+!-]+)"
-)
+_PAIR = re.compile(r"\('(?P<key>[^']+)', (?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[\w.]+)\)")
+_PIP = re.compile(r"^\s*\[(?:pip3?|conda)\]\s+(?P<name>[A-Za-z0-9_.-]+)(?:==|\s+)(?P<version>[\w.+!-]+)")
 _NVCC_RELEASE = re.compile(r"release (\d+\.\d+)|cuda_(\d+\.\d+)|^(\d+\.\d+)")
-_GCC_VERSION = re.compile(r"(\d+\.\d+(?:\.\d+)?)\s*$|GCC (\d+\.\d+(?:\.\d+)?)")
+_GCC_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
 _ARCH_FLAG = re.compile(r"(?:code=)?sm_(\d+)")
 
 
@@ -185,9 +183,7 @@ def parse_report(lines: Iterable[tuple[int, str]]) -> ReportFacts:
             continue
         pip = _PIP.match(text)
         if pip:
-            facts.packages.setdefault(
-                pip.group("name").lower().replace("_", "-"), pip.group("version")
-            )
+            facts.packages.setdefault(pip.group("name").lower().replace("_", "-"), pip.group("version"))
             continue
         if text.strip().startswith("- "):
             _detail_line(facts, text, number)
@@ -251,8 +247,9 @@ def gcc_version(facts: ReportFacts) -> str | None:
     text = facts.get("gcc")
     if not text:
         return None
-    m = _GCC_VERSION.search(text)
-    return next((g for g in m.groups() if g), None) if m else None
+    # "gcc (Ubuntu 5.5.0-12ubuntu1) 5.5.0 20171010": the version outside the parentheses
+    m = _GCC_VERSION.search(re.sub(r"\([^)]*\)", " ", text)) or _GCC_VERSION.search(text)
+    return m.group(0) if m else None
 
 
 def _mmcv_dist_name(facts: ReportFacts) -> str:
@@ -268,17 +265,14 @@ def to_environment(facts: ReportFacts) -> Environment:
     platform = facts.get("platform") or ("win32" if facts.get("msvc") else "linux")
     python = (facts.get("python") or "").split()[0] if facts.get("python") else ""
     target = TargetPython(
-        executable="<from report>",
+        executable="python",  # the report's interpreter; its path is not in the report
         version=python,
         platform=platform,
-        packages={
-            k: v for k, v in facts.packages.items() if k in ("numpy", "setuptools", "ninja", "pip")
-        },
+        packages={k: v for k, v in facts.packages.items() if k in ("numpy", "setuptools", "ninja", "pip")},
     )
     driver = facts.get("driver")
     gpus = tuple(
-        Gpu(index=i, name=name, compute_capability=cc_for_name(name), driver_version=driver)
-        for i, name in facts.gpus
+        Gpu(index=i, name=name, compute_capability=cc_for_name(name), driver_version=driver) for i, name in facts.gpus
     )
     release = nvcc_release(facts.get("nvcc"))
     nvcc = None
@@ -294,9 +288,7 @@ def to_environment(facts: ReportFacts) -> Environment:
         nvcc=nvcc,
         gpus=gpus,
         driver_version=driver,
-        gcc=Compiler(path="gcc", kind="gcc", version=gcc_ver, banner=facts.get("gcc"))
-        if gcc_ver
-        else None,
+        gcc=Compiler(path="gcc", kind="gcc", version=gcc_ver, banner=facts.get("gcc")) if gcc_ver else None,
     )
     torch = None
     if facts.get("torch"):
@@ -304,8 +296,11 @@ def to_environment(facts: ReportFacts) -> Environment:
     mmcv: tuple[MmcvDist, ...] = ()
     ext = None
     if facts.get("mmcv"):
-        mmcv = (MmcvDist(_mmcv_dist_name(facts), facts.get("mmcv") or "", "", None, None),)
-        if facts.get("mmcv_cuda") or facts.get("mmcv_compiler"):
+        # collect_env prints "MMCV Compiler" only after importing mmcv.ops; "n/a" when that failed
+        ops_loaded = (facts.get("mmcv_compiler") or "n/a").lower() != "n/a"
+        ext_files = (EXT_FROM_REPORT,) if ops_loaded else ()
+        mmcv = (MmcvDist(_mmcv_dist_name(facts), facts.get("mmcv") or "", "", None, None, ext_files=ext_files),)
+        if ops_loaded:
             ext = ExtImport(
                 attempted=True,
                 ok=True,
@@ -317,9 +312,7 @@ def to_environment(facts: ReportFacts) -> Environment:
         for name, version in facts.packages.items()
         if name in ("mmcv", "mmcv-full", "mmcv-lite") and all(d.name != name for d in mmcv)
     )
-    downstream = tuple(
-        Downstream(name, version.rstrip("+")) for name, version in facts.downstream.items()
-    )
+    downstream = tuple(Downstream(name, version.rstrip("+")) for name, version in facts.downstream.items())
     return Environment(
         target=target,
         host=host,
@@ -341,87 +334,125 @@ class _Rule:
     fix: str
 
 
-_RULES = {
-    r.id: r
-    for r in (
-        _Rule(
-            "ops-cpu-only",
-            "B",
-            "mmcv's ops were compiled without CUDA while torch has CUDA",
-            "`mmfix rebuild --arch {cc}` (sets FORCE_CUDA=1), or `mmfix wheels --install`",
-        ),
-        _Rule(
-            "cuda-arch-not-compiled",
-            "B",
-            "torch's CUDA cannot target this GPU's architecture",
-            "install a torch built with CUDA >= {min_cuda}, then `mmfix rebuild --arch {cc}`",
-        ),
-        _Rule(
-            "cuda-version-mismatch",
-            "C",
-            "mmcv's ops were compiled with another CUDA than torch's",
-            "install the mmcv wheel for torch {torch} "
-            "(index cu{torch_cuda_tag}/torch{torch_minor}.0): "
-            "`mmfix wheels --install`; or `mmfix rebuild --arch {cc}`",
-        ),
-        _Rule(
-            "gcc-unsupported",
-            "C",
-            "The host gcc is outside what this CUDA / the FAQ accepts",
-            "build with a supported gcc: CC=gcc-{gcc_max} CXX=g++-{gcc_max} `mmfix rebuild`",
-        ),
-        _Rule(
-            "numpy-abi-mismatch",
-            "E",
-            "torch < 2.3 (built against NumPy 1) with NumPy 2 installed",
-            '`pip install "numpy<2"` in the target env',
-        ),
-        _Rule(
-            "mmcv-lite-and-full",
-            "A",
-            "Two mmcv distributions are installed",
-            "uninstall the one without ops: `pip uninstall {without_ops}`",
-        ),
-    )
+# rule name -> the catalog id it names, its title and fix (format string over the facts)
+_RULES: dict[str, _Rule] = {
+    "ops-not-imported": _Rule(
+        "mmcv-ops-missing",
+        "A",
+        "mmcv's compiled ops (mmcv._ext) did not import",
+        "`mmfix wheels --install` for a prebuilt wheel matching torch/CUDA, or `mmfix rebuild`",
+    ),
+    "ops-without-cuda": _Rule(
+        "ops-cpu-only",
+        "B",
+        "mmcv's ops were compiled without CUDA while torch has CUDA",
+        "`mmfix rebuild --arch {cc}` (sets FORCE_CUDA=1), or `mmfix wheels --install`",
+    ),
+    "gpu-beyond-torch-cuda": _Rule(
+        "cuda-arch-not-compiled",
+        "B",
+        "torch's CUDA cannot target this GPU's architecture",
+        "install a torch built with CUDA >= {min_cuda}, then `mmfix rebuild --arch {cc}`",
+    ),
+    "mmcv-cuda-not-torch-cuda": _Rule(
+        "cuda-version-mismatch",
+        "C",
+        "mmcv's ops were compiled with another CUDA than torch's",
+        "install the mmcv wheel for torch {torch} "
+        "(index cu{torch_cuda_tag}/torch{torch_minor}.0): "
+        "`mmfix wheels --install`; or `mmfix rebuild --arch {cc}`",
+    ),
+    "nvcc-major-not-torch-cuda": _Rule(
+        "cuda-version-mismatch",
+        "C",
+        "nvcc's CUDA major differs from the CUDA torch was built with",
+        "build with a CUDA {torch_cuda} toolkit (CUDA_HOME), or `mmfix wheels --install` "
+        "for a prebuilt mmcv (no build needed)",
+    ),
+    "gcc-beyond-nvcc": _Rule(
+        "gcc-unsupported",
+        "C",
+        "The host gcc is newer than this CUDA accepts",
+        "build with a supported gcc: CC=gcc-{gcc_max} CXX=g++-{gcc_max} `mmfix rebuild`",
+    ),
+    "gcc-faq": _Rule(
+        "gcc-unsupported",
+        "C",
+        "gcc older than 5.4, or gcc 5.5, which the mmcv FAQ links to segfaults",
+        "build with gcc >= 5.4 other than 5.5: CC=gcc-<v> CXX=g++-<v> `mmfix rebuild`",
+    ),
+    "numpy2-old-torch": _Rule(
+        "numpy-abi-mismatch",
+        "E",
+        "torch < 2.3 (built against NumPy 1) with NumPy 2 installed",
+        '`pip install "numpy<2"` in the target env',
+    ),
+    "two-mmcv": _Rule(
+        "mmcv-lite-and-full",
+        "A",
+        "Two mmcv distributions are installed",
+        "{uninstall}",
+    ),
 }
 
 
-def derive_matches(facts: ReportFacts) -> list[Match]:
-    """Explain matches derived from report facts alone (independent of the doctor checks).
+def _two_mmcv_fix(names: list[str], versions: dict[str, str]) -> str:
+    """Which of two mmcv distributions to remove (mmcv 1.x and mmcv-lite have no ops)."""
+    if "mmcv-lite" in names:
+        return "uninstall the one without ops: `pip uninstall mmcv-lite`"
+    v = _version(versions.get("mmcv"))
+    if "mmcv-full" in names and v is not None and v.major < 2:
+        return "uninstall the one without ops: `pip uninstall mmcv` (mmcv 1.x is the lite package)"
+    return (
+        "keep the one your downstream needs: `pip uninstall mmcv-full` for mmdet 3.x / mmengine "
+        "projects, `pip uninstall mmcv` for mmdet 2.x projects"
+    )
 
-    Rules (sources: catalog B/C/E, knowledge.cuda tables): torch with CUDA and mmcv's ops built
-    without it (ops-cpu-only); a GPU whose compute capability torch's CUDA cannot target
-    (cuda-arch-not-compiled); mmcv compiled with another CUDA than torch's, or an nvcc of another
-    major (cuda-version-mismatch); gcc newer than the nvcc's limit or 5.5 (gcc-unsupported);
-    torch < 2.3 with numpy >= 2 (numpy-abi-mismatch); two mmcv distributions (mmcv-lite-and-full).
-    """
-    out: list[Match] = []
+
+def base_facts(facts: ReportFacts) -> dict[str, Any]:
+    """The facts every report-derived match carries: torch, its CUDA, the first GPU and its cc."""
     tcuda = torch_cuda(facts)
     torch_v = _version(facts.get("torch"))
     ccs = [cc for cc in (cc_for_name(n) for _, n in facts.gpus) if cc]
-    cc = ccs[0] if ccs else None
     base: dict[str, Any] = {
         "torch": facts.get("torch"),
         "torch_cuda": tcuda,
-        "cc": cc,
+        "cc": ccs[0] if ccs else None,
         "gpu": facts.gpus[0][1] if facts.gpus else None,
     }
     if tcuda:
         base["torch_cuda_tag"] = tcuda.replace(".", "")
     if torch_v:
         base["torch_minor"] = f"{torch_v.major}.{torch_v.minor}"
+    return {k: v for k, v in base.items() if v is not None}
 
-    def add(rule_id: str, key: str, **extra: Any) -> None:
-        rule = _RULES[rule_id]
-        facts_out = {k: v for k, v in {**base, **extra}.items() if v is not None}
-        line = facts.lines.get(key, facts.line)
+
+def derive_matches(facts: ReportFacts) -> list[Match]:
+    """Explain matches derived from report facts alone (independent of the doctor checks).
+
+    Rules (sources: catalog A/B/C/E, ``knowledge.cuda`` tables): mmcv.ops did not import
+    ("MMCV Compiler: n/a"); torch with CUDA and mmcv's ops built without it (ops-cpu-only); a
+    GPU whose compute capability torch's CUDA / arch list cannot run (cuda-arch-not-compiled);
+    mmcv compiled with another CUDA than torch's, or an nvcc of another major
+    (cuda-version-mismatch); gcc newer than the nvcc's limit, < 5.4 or 5.5 (gcc-unsupported);
+    torch < 2.3 with numpy >= 2 (numpy-abi-mismatch); two mmcv distributions (mmcv-lite-and-full).
+    """
+    out: list[Match] = []
+    base = base_facts(facts)
+    tcuda = base.get("torch_cuda")
+    cc = base.get("cc")
+    torch_v = _version(facts.get("torch"))
+
+    def add(rule_name: str, key: str, text: str | None = None, **extra: Any) -> None:
+        rule = _RULES[rule_name]
+        facts_out = {**base, **{k: v for k, v in extra.items() if v is not None}}
         value = facts.get(key) or ""
-        text = f"{_label(key)}: {value}" if value else "(environment report)"
+        evidence = text or (f"{_label(key)}: {value}" if value else "(environment report)")
         out.append(
             Match(
                 rule.id,
-                line,
-                text,
+                facts.lines.get(key, facts.line),
+                evidence,
                 facts_out,
                 render_fix(rule.fix, facts_out),
                 title=rule.title,
@@ -431,24 +462,22 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
             )
         )
 
+    if facts.get("mmcv") and (facts.get("mmcv_compiler") or "").strip().lower() == "n/a":
+        add("ops-not-imported", "mmcv_compiler", mmcv=facts.get("mmcv"))
     mcuda_raw = (facts.get("mmcv_cuda") or "").strip().lower()
     if tcuda and mcuda_raw in ("not available", "none", "0"):
-        add("ops-cpu-only", "mmcv_cuda")
+        add("ops-without-cuda", "mmcv_cuda")
     if tcuda and cc:
-        archs = cuda.nvcc_archs(tcuda)
         sm = cuda.cc_to_sm(cc)
-        supported = (
-            (
-                sm in facts.torch_archs
-                or any(a // 10 == sm // 10 and a <= sm for a in facts.torch_archs)
-            )
-            if facts.torch_archs
-            else (archs is not None and sm in archs)
-        )
+        if facts.torch_archs:  # SASS for sm_XY runs on the same major with a higher minor
+            supported = any(a // 10 == sm // 10 and a <= sm for a in facts.torch_archs)
+        else:
+            archs = cuda.nvcc_archs(tcuda)
+            supported = archs is None or sm in archs
         if not supported:
             toolkits = cuda.toolkits_for_sm(sm)
             add(
-                "cuda-arch-not-compiled",
+                "gpu-beyond-torch-cuda",
                 "torch",
                 min_cuda=toolkits[0] if toolkits else None,
                 torch_archs=facts.torch_archs or None,
@@ -456,30 +485,23 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
     mcuda = mmcv_cuda(facts)
     nvcc = nvcc_release(facts.get("nvcc"))
     if tcuda and mcuda and mcuda != tcuda:
-        add("cuda-version-mismatch", "mmcv_cuda", mmcv_cuda=mcuda)
+        add("mmcv-cuda-not-torch-cuda", "mmcv_cuda", mmcv_cuda=mcuda)
     elif tcuda and nvcc and nvcc.split(".")[0] != tcuda.split(".")[0]:
-        add("cuda-version-mismatch", "nvcc", nvcc_cuda=nvcc)
+        add("nvcc-major-not-torch-cuda", "nvcc", nvcc_cuda=nvcc)
     gcc = _version(gcc_version(facts))
     if gcc is not None:
         limit = cuda.gcc_max(nvcc) if nvcc else None
         if limit is not None and gcc.major > limit:
-            add("gcc-unsupported", "gcc", gcc=str(gcc), gcc_max=limit, nvcc_cuda=nvcc)
+            add("gcc-beyond-nvcc", "gcc", gcc=str(gcc), gcc_max=limit, nvcc_cuda=nvcc)
         elif (gcc.major, gcc.minor) == (5, 5) or gcc < Version("5.4"):
-            add("gcc-unsupported", "gcc", gcc=str(gcc), gcc_max=limit)
+            add("gcc-faq", "gcc", gcc=str(gcc))
     numpy_v = _version(facts.packages.get("numpy"))
-    if (
-        torch_v is not None
-        and numpy_v is not None
-        and torch_v < Version("2.3")
-        and numpy_v.major >= 2
-    ):
-        add("numpy-abi-mismatch", "torch", numpy=str(numpy_v))
-    names = [n for n in ("mmcv", "mmcv-full", "mmcv-lite") if n in facts.packages]
+    if torch_v is not None and numpy_v is not None and torch_v < Version("2.3") and numpy_v.major >= 2:
+        add("numpy2-old-torch", "torch", numpy=str(numpy_v))
+    names: list[str] = [n for n in ("mmcv", "mmcv-full", "mmcv-lite") if n in facts.packages]
     if len(names) >= 2:
-        without = (
-            "mmcv-lite" if "mmcv-lite" in names else ("mmcv" if "mmcv-full" in names else names[-1])
-        )
-        add("mmcv-lite-and-full", "mmcv", installed=names, without_ops=without)
+        text = ", ".join(f"{n}=={facts.packages[n]}" for n in names)
+        add("two-mmcv", "mmcv", text=text, installed=names, uninstall=_two_mmcv_fix(names, facts.packages))
     return out
 
 
@@ -490,25 +512,36 @@ def _label(key: str) -> str:
     return key
 
 
-def merge(log_matches: list[Match], report_matches: list[Match]) -> list[Match]:
-    """Log matches, with report facts added to those of the same id; report-only ids appended."""
-    by_id = {m.id: m for m in log_matches}
-    out = list(log_matches)
-    for rm in report_matches:
-        lm = by_id.get(rm.id)
-        if lm is None:
-            out.append(rm)
-            by_id[rm.id] = rm
-        else:
-            merged = {**rm.facts, **lm.facts}
-            out[out.index(lm)] = replace(
-                lm, facts=merged, fix=lm.fix if "<" not in lm.fix else rm.fix
-            )
+def merge(log_matches: list[Match], report_matches: list[Match], base: dict[str, Any]) -> list[Match]:
+    """Log matches completed with report facts; report-derived matches of other ids appended.
+
+    A log match keeps its own facts; the report's ``base`` facts (torch, its CUDA, the GPU's
+    compute capability) and those of a report match of the same id fill the gaps, and its fix
+    is rendered again with them ("`mmfix rebuild --arch <cc>`" becomes "--arch 8.6").
+    """
+    out: list[Match] = []
+    seen: set[str] = set()
+    for lm in log_matches:
+        extra = dict(base)
+        for rm in report_matches:
+            if rm.id == lm.id:
+                extra.update(rm.facts)
+        merged = {**extra, **lm.facts}
+        sig = BY_ID.get(lm.id)
+        fix = render_fix(sig.fix, merged) if sig else lm.fix
+        out.append(replace(lm, facts=merged, fix=fix))
+        seen.add(lm.id)
+    out += [rm for rm in report_matches if rm.id not in seen]
     return out
 
 
-def run_doctor_checks(env: Environment) -> list[Finding]:
-    """The doctor checks that can judge report facts, run on ``env``; only failing / warning ones.
+def report_check_ids(facts: ReportFacts) -> list[str]:
+    """The doctor check ids whose facts the report holds (see ``REPORT_CHECKS``)."""
+    return [cid for cid, keys in REPORT_CHECKS.items() if all(facts.get(k) for k in keys)]
+
+
+def run_doctor_checks(env: Environment, ids: Iterable[str]) -> list[Finding]:
+    """Run the doctor checks ``ids`` that exist on ``env``; return the failing / warning ones.
 
     Uses whatever checks ``mmfix.checks`` has; a check that crashes is left out (its facts may
     need a live environment this report cannot give).
@@ -519,11 +552,11 @@ def run_doctor_checks(env: Environment) -> list[Finding]:
     except Exception:  # noqa: BLE001 - checks being written elsewhere must not break explain
         return []
     known = set(check_ids())
-    ids = [i for i in REPORT_CHECK_IDS if i in known]
-    if not ids:
+    wanted = [i for i in ids if i in known]
+    if not wanted:
         return []
     try:
-        findings = run_checks(CheckContext(env), ids)
+        findings = run_checks(CheckContext(env), wanted)
     except Exception:  # noqa: BLE001
         return []
     return [f for f in findings if f.status in (Status.FAIL, Status.WARN)]

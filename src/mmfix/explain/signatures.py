@@ -75,9 +75,7 @@ ECHO_LINE = r"^\s*\d+\s+\|"
 
 CONSEQUENCES: tuple[Consequence, ...] = (
     Consequence("ninja-stopped", r"ninja: build stopped"),
-    Consequence(
-        "called-process-error", r"CalledProcessError: Command .*returned non-zero exit status"
-    ),
+    Consequence("called-process-error", r"CalledProcessError: Command .*returned non-zero exit status"),
     Consequence("error-compiling-objects", r"Error compiling objects for extension"),
     Consequence("failed-building-wheel", r"Failed (?:building wheel|to build)"),
     Consequence(
@@ -85,12 +83,8 @@ CONSEQUENCES: tuple[Consequence, ...] = (
         r"error: subprocess-exited-with-error|Command errored out with exit status",
     ),
     Consequence("errors-detected", r"\d+ errors? detected in the compilation of"),
-    Consequence(
-        "getting-requirements", r"Getting requirements to build wheel did not run successfully"
-    ),
-    Consequence(
-        "pip-step-error", r"\.\.\. error\s*$|note: This error originates from a subprocess"
-    ),
+    Consequence("getting-requirements", r"Getting requirements to build wheel did not run successfully"),
+    Consequence("pip-step-error", r"\.\.\. error\s*$|note: This error originates from a subprocess"),
     Consequence(
         "legacy-install-failure",
         r"error: legacy-install-failure|Running setup\.py install for .* error",
@@ -105,9 +99,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "registry-missing-module",
         "A",
         "A type name is not registered (its module was never imported)",
-        (
-            r"KeyError: [\"'](?:(?P<parent>\w+): )?[\"']?(?P<name>[\w.]+) is not in the (?P<registry>[\w: ]+?) registry",
-        ),
+        (r"KeyError: [\"'](?:(?P<parent>\w+): )?[\"']?(?P<name>[\w.]+) is not in the (?P<registry>[\w: ]+?) registry",),
         "import the module that registers '{name}': add custom_imports=dict(imports=['<your.module>']) to "
         "the config, or remove a site-packages install that shadows your project's own tree",
         faq="KeyError: \"xxx: 'yyy is not in the zzz registry'\"",
@@ -293,9 +285,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "msvc-stl-cuda-mismatch",
         "C",
         "The VS 2022 17.10+ STL needs CUDA >= 12.4",
-        (
-            r"STL1002: Unexpected compiler version, expected CUDA (?P<cuda_min>[\d.]+)(?: Update \d+)? or newer",
-        ),
+        (r"STL1002: Unexpected compiler version, expected CUDA (?P<cuda_min>[\d.]+)(?: Update \d+)? or newer",),
         "use an older MSVC toolset (`vcvarsall.bat x64 -vcvars_ver=14.39`) or CUDA >= {cuda_min}",
     ),
     S(
@@ -383,9 +373,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "torch-header-constexpr-win-cuda",
         "D",
         "torch 1.6 module.h does not compile with nvcc + MSVC",
-        (
-            r"module\.h\((?P<header_line>\d+)\): error: a member with an in-class initializer must be const",
-        ),
+        (r"module\.h\((?P<header_line>\d+)\): error: a member with an in-class initializer must be const",),
         "`mmfix patch-torch-headers` (CONSTEXPR_EXCEPT_WIN_CUDA -> const in module.h)",
         faq='"error: a member with an in-class initializer must be const"',
         collect=("header_line",),
@@ -394,9 +382,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "torch-header-profile-kind",
         "D",
         "torch 1.7 ir.h does not compile with nvcc + MSVC",
-        (
-            r"ir\.h\((?P<header_line>\d+)\): error: member \"torch::jit::(?P<cls>\w+)::Kind\" may not be initialized",
-        ),
+        (r"ir\.h\((?P<header_line>\d+)\): error: member \"torch::jit::(?P<cls>\w+)::Kind\" may not be initialized",),
         "`mmfix patch-torch-headers` (removes the in-class initializer of ProfileOptionalOp::Kind)",
         faq='"error: member "torch::jit::ProfileOptionalOp::Kind" may not be initialized"',
         collect=("header_line",),
@@ -405,9 +391,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "pybind11-cast-complete-type",
         "D",
         "torch <= 1.7.0's bundled pybind11 cast.h fails under nvcc + MSVC",
-        (
-            r"cast\.h\((?P<header_line>\d+)\): error: expression must be a pointer to a complete object type",
-        ),
+        (r"cast\.h\((?P<header_line>\d+)\): error: expression must be a pointer to a complete object type",),
         "`mmfix patch-torch-headers` (cast through static_cast<type*>(this->value))",
         collect=("header_line",),
     ),
