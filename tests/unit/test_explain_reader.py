@@ -120,3 +120,63 @@ def test_explain_lines_accepts_text_with_embedded_newlines() -> None:
     text = "a\nb\nnvcc fatal   : Unsupported gpu architecture 'compute_86'\n"
     result = explain_lines([text])
     assert result.matches[0].line == 3
+
+
+grep_only = pytest.mark.skipif(reader.find_grep() is None, reason="no grep on PATH")
+
+
+@grep_only
+@settings(max_examples=40, deadline=None)
+@given(
+    picks=st.lists(st.integers(0, len(POOL) - 1), min_size=1, max_size=600),
+    crlf=st.booleans(),
+    final_newline=st.booleans(),
+)
+def test_grep_scan_equals_chunk_scan(picks: list[int], crlf: bool, final_newline: bool) -> None:
+    import tempfile
+
+    lines = [POOL[i] for i in picks]
+    eol = "\r\n" if crlf else "\n"
+    data = eol.join(lines).encode("utf-8") + (eol.encode() if final_newline else b"")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "build.log")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        scanner = reader.GrepScanner(reader.find_grep() or "grep", ANCHORS, REPORT_ANCHORS, count=True)
+        got = [(c.line, c.text, c.report, c.anchor, c.before) for c in scanner.scan(path)]
+        lines_read = scanner.lines_read
+    chunks = reader.ChunkScanner(ANCHORS, REPORT_ANCHORS)
+    want = [(c.line, c.text, c.report, c.anchor, c.before) for c in chunks.scan(io.BytesIO(data))]
+    assert got == want
+    assert lines_read == chunks.lines_read
+
+
+@grep_only
+def test_explain_file_uses_grep_for_big_files_with_the_same_result(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    from mmfix.explain import explain_file
+
+    case = Path(__file__).resolve().parents[1] / "data" / "explain" / "nms-cpu-only-docker.log"
+    path = Path(str(tmp_path)) / "big.log"
+    path.write_bytes(b"[1/2] c++ -c x.cpp -o x.o\n" * 20_000 + case.read_bytes())
+    calls: list[str] = []
+    real = reader.GrepScanner.scan
+
+    def spy(self, p):  # type: ignore[no-untyped-def]
+        calls.append(p)
+        return real(self, p)
+
+    monkeypatch.setattr(reader, "GREP_MIN_BYTES", 1)
+    monkeypatch.setattr(reader.GrepScanner, "scan", spy)
+    with_grep = explain_file(path)
+    assert calls == [str(path)]
+    monkeypatch.setenv("MMFIX_NO_GREP", "1")
+    without = explain_file(path)
+    assert with_grep.ids == without.ids == ["ops-cpu-only"]
+    assert with_grep.matches == without.matches
+    assert without.lines == 20_025
+    assert with_grep.lines is None and with_grep.bytes_read == path.stat().st_size
+    assert with_grep.environment == without.environment

@@ -37,17 +37,11 @@ def _check_readable(name: str) -> None:
         return
     path = Path(name)
     if not path.exists():
-        raise UsageError(
-            f"cannot read {name}", "no such file", "give the path of a log file, or - for stdin"
-        )
+        raise UsageError(f"cannot read {name}", "no such file", "give the path of a log file, or - for stdin")
     if path.is_dir():
-        raise UsageError(
-            f"cannot read {name}", "it is a directory", "give a log file inside it, or - for stdin"
-        )
+        raise UsageError(f"cannot read {name}", "it is a directory", "give a log file inside it, or - for stdin")
     if not os.access(path, os.R_OK):
-        raise UsageError(
-            f"cannot read {name}", "permission denied", "make it readable, or pipe it on stdin"
-        )
+        raise UsageError(f"cannot read {name}", "permission denied", "make it readable, or pipe it on stdin")
 
 
 def _explain_one(name: str) -> ExplainResult:
@@ -56,9 +50,7 @@ def _explain_one(name: str) -> ExplainResult:
     except IsADirectoryError as exc:  # raced with _check_readable
         raise UsageError(f"cannot read {name}", "it is a directory", "give a log file") from exc
     except OSError as exc:
-        raise UsageError(
-            f"cannot read {name}", exc.strerror or str(exc), "give a readable log file"
-        ) from exc
+        raise UsageError(f"cannot read {name}", exc.strerror or str(exc), "give a readable log file") from exc
 
 
 def run(files: list[str], as_json: bool) -> int:
@@ -112,9 +104,9 @@ def _payload(results: list[tuple[str, ExplainResult | None]]) -> dict[str, Any]:
                 "file": file,
                 "text_found": True,
                 "lines": result.lines,
+                "bytes": result.bytes_read,
                 "consequences": [
-                    {"key": c.key, "line": c.line, "text": c.text, "count": c.count}
-                    for c in result.consequences
+                    {"key": c.key, "line": c.line, "text": c.text, "count": c.count} for c in result.consequences
                 ],
                 "environment": result.environment.to_dict() if result.environment else None,
                 "findings": [f.to_dict() for f in result.findings],
@@ -147,9 +139,7 @@ def _env_summary(env: Environment) -> list[str]:
         cuda = env.ext_import.compiling_cuda_version if env.ext_import else None
         out.append(f"{d.name} {d.version}" + (f" (ops compiled with CUDA: {cuda})" if cuda else ""))
     for g in env.host.gpus:
-        out.append(
-            f"GPU {g.index} {g.name} (compute capability {g.compute_capability or 'unknown'})"
-        )
+        out.append(f"GPU {g.index} {g.name} (compute capability {g.compute_capability or 'unknown'})")
     if env.host.nvcc:
         out.append(f"nvcc {env.host.nvcc.version}")
     if env.host.gcc:
@@ -163,9 +153,8 @@ def _print_result(name: str, result: ExplainResult | None) -> None:
         con.print(f"{name}: no log text found (empty or binary data)", markup=False)
         return
     count = len(set(result.ids) | {f.id for f in result.findings})
-    con.print(
-        f"{name}: {result.lines} lines read, {count} known problem(s)", markup=False, style="bold"
-    )
+    size = f"{result.lines} lines" if result.lines is not None else f"{(result.bytes_read or 0) / 1e6:.1f} MB"
+    con.print(f"{name}: {size} read, {count} known problem(s)", markup=False, style="bold")
     for i, m in enumerate(result.matches, 1):
         con.print()
         con.print(f"{i}. ", end="", style="bold red")
@@ -185,8 +174,7 @@ def _print_result(name: str, result: ExplainResult | None) -> None:
     if result.consequences and result.matches:
         con.print()
         text = "; ".join(
-            f"{CONSEQUENCE_NAMES.get(c.key, c.key)} (line {c.line}"
-            + (f", {c.count} times)" if c.count > 1 else ")")
+            f"{CONSEQUENCE_NAMES.get(c.key, c.key)} (line {c.line}" + (f", {c.count} times)" if c.count > 1 else ")")
             for c in result.consequences
         )
         con.print("   then, as consequences: ", end="", style="dim")

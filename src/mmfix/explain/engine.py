@@ -114,7 +114,8 @@ class ExplainResult:
     ``matches``: catalog ids in rank order (root cause first); ``unmatched``: the first error lines
     no signature explains; ``consequences``: cascade lines (ninja, CalledProcessError ...);
     ``environment``: the facts of a pasted collect_env report, when there was one; ``findings``:
-    the doctor checks that fail or warn on those facts; ``lines``: lines read.
+    the doctor checks that fail or warn on those facts; ``lines``: lines read (None when the
+    grep prefilter read the file: counting them would cost a second pass); ``bytes_read``.
     """
 
     matches: tuple[Match, ...] = ()
@@ -122,7 +123,8 @@ class ExplainResult:
     consequences: tuple[Consequence, ...] = ()
     environment: Environment | None = None
     findings: tuple[Finding, ...] = ()
-    lines: int = 0
+    lines: int | None = 0  # None when not counted (the grep prefilter skips that pass)
+    bytes_read: int | None = None
     source: str = ""
 
     @property
@@ -247,7 +249,7 @@ def rank(matches: Iterable[Match]) -> list[Match]:
     return sorted(matches, key=lambda m: (m.rank, m.line))
 
 
-def _finish(matcher: Matcher, lines: int, source: str) -> ExplainResult:
+def _finish(matcher: Matcher, lines: int | None, source: str, size: int | None = None) -> ExplainResult:
     from mmfix.explain import report  # the report parser needs the checks; import lazily
 
     matches = matcher.matches()
@@ -267,6 +269,7 @@ def _finish(matcher: Matcher, lines: int, source: str) -> ExplainResult:
         environment=env,
         findings=findings,
         lines=lines,
+        bytes_read=size,
         source=source,
     )
 
@@ -313,6 +316,18 @@ def explain_file(path: Path) -> ExplainResult:
     ``reader.NotALog`` when it holds no log text (empty or binary junk).
     """
     with open(path, "rb") as fh:
+        grep = reader.find_grep()
+        if grep and path.is_file() and path.stat().st_size >= reader.GREP_MIN_BYTES:
+            kind = reader.sniff(fh.read(reader.SAMPLE))
+            if kind in ("empty", "binary"):
+                raise reader.NotALog(kind)
+            if kind == "bytes":
+                scanner = reader.GrepScanner(grep, ANCHORS, REPORT_ANCHORS)
+                matcher = Matcher()
+                for cand in scanner.scan(str(path)):
+                    matcher.feed(cand)
+                return _finish(matcher, None, str(path), path.stat().st_size)
+            fh.seek(0)
         return explain_stream(fh, str(path))
 
 

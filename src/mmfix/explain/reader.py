@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
+import shutil
+import subprocess
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+from dataclasses import dataclass, field
+from typing import IO, BinaryIO, Callable
 
 CHUNK = 1 << 23  # 8 MiB per read
 SAMPLE = 1 << 16  # bytes looked at to tell text from binary junk
@@ -35,15 +38,25 @@ class NotALog(Exception):
     """The input holds no log text (empty, or binary data)."""
 
 
+Context = Callable[[], "tuple[str, ...]"]
+
+
 @dataclass(frozen=True)
 class Candidate:
-    """One line to match: its 1-based number, its decoded text (no line ending), context."""
+    """One line to match: its 1-based number, its decoded text (no line ending), context.
+
+    ``before`` (up to BEFORE_LINES preceding lines, oldest first) is read only when asked for.
+    """
 
     line: int
     text: str
-    before: tuple[str, ...] = ()  # up to BEFORE_LINES preceding lines, oldest first
+    context: tuple[str, ...] | Context = field(default=(), repr=False, compare=False)
     report: bool = False  # within the lines that follow the start of a pasted environment report
     anchor: bool = True  # holds an anchor (else passed on only as a report line)
+
+    @property
+    def before(self) -> tuple[str, ...]:
+        return self.context() if callable(self.context) else self.context
 
 
 def decode_line(raw: bytes) -> str:
@@ -96,6 +109,10 @@ def _before(data: bytes, start: int, prev_tail: list[bytes], n: int) -> tuple[st
     if len(lines) < n:
         lines.extend(reversed(prev_tail[-(n - len(lines)) :]))
     return tuple(decode_line(_strip_eol(b)) for b in reversed(lines))
+
+
+def _lazy_before(data: bytes, start: int, prev_tail: list[bytes]) -> Context:
+    return lambda: _before(data, start, prev_tail, BEFORE_LINES)
 
 
 class ChunkScanner:
@@ -183,8 +200,8 @@ class ChunkScanner:
             pos = s
             text = decode_line(_strip_eol(data[s : starts[s]]))
             hit = s in anchored
-            before = _before(data, s, prev_tail, BEFORE_LINES) if hit else ()
-            yield Candidate(lineno, text, before, s in extra, hit)
+            context = _lazy_before(data, s, prev_tail) if hit else ()
+            yield Candidate(lineno, text, context, s in extra, hit)
 
     @staticmethod
     def _following(data: bytes, pos: int, n: int) -> tuple[dict[int, int], int]:
@@ -251,3 +268,114 @@ class _Prepend(io.RawIOBase):
         data = self._tail.read(len(b))
         b[: len(data)] = data
         return len(data)
+
+
+# ---------------------------------------------------------------- grep as the prefilter
+
+GREP_MIN_BYTES = 8 << 20  # smaller files are scanned in Python (no process start)
+
+
+def find_grep() -> str | None:
+    """GNU/BSD grep on PATH (POSIX only), unless MMFIX_NO_GREP is set; None otherwise."""
+    if os.name != "posix" or os.environ.get("MMFIX_NO_GREP"):
+        return None
+    return shutil.which("grep")
+
+
+def count_lines(fh: BinaryIO) -> int:
+    """Lines in ``fh`` from its current position (a last line without newline counts)."""
+    n = 0
+    last = b"\n"
+    while True:
+        chunk = fh.read(CHUNK)
+        if not chunk:
+            break
+        n += chunk.count(b"\n")
+        last = chunk[-1:]
+    return n + (0 if last == b"\n" else 1)
+
+
+class GrepScanner:
+    """The ``ChunkScanner`` selection for a file on disk, with ``grep -F`` finding the anchors.
+
+    grep (C, a multi-string matcher) runs in its own process; its output (``N:OFFSET:line``) is
+    small. ``lines_read`` is counted only when asked for (``count=True``). Report windows and context lines are read by seeking
+    to the byte offsets grep gives. Same candidates as ``ChunkScanner`` (tested).
+    """
+
+    def __init__(
+        self, grep: str, anchors: Iterable[bytes], report_anchors: Iterable[bytes], count: bool = False
+    ) -> None:
+        self.grep = grep
+        self.count = count  # count the file's lines (a second pass, in parallel with grep)
+        self.anchors = tuple(anchors)
+        self.report_anchors = tuple(report_anchors)
+        self.lines_read = 0
+
+    def scan(self, path: str) -> Iterator[Candidate]:
+        argv = [self.grep, "-a", "-n", "-b", "-F"]
+        for a in self.anchors:
+            argv += ["-e", a.decode("ascii")]
+        argv += ["--", path]
+        env = {**os.environ, "LC_ALL": "C"}
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        assert proc.stdout is not None
+        try:
+            with open(path, "rb") as fh:
+                if self.count:
+                    self.lines_read = count_lines(fh)
+                yield from self._merge(proc.stdout, fh)
+        finally:
+            proc.stdout.close()
+            proc.kill()
+            proc.wait()
+
+    def _merge(self, out: IO[bytes], fh: BinaryIO) -> Iterator[Candidate]:
+        queued: dict[int, str] = {}  # report lines to pass on: line number -> text
+        window_end = 0  # last line number of the current report window
+        window_offset = 0  # byte offset just after line ``window_end``
+        for raw in out:
+            number_b, offset_b, rest = raw.split(b":", 2)
+            number, offset = int(number_b), int(offset_b)
+            for n in sorted(k for k in queued if k < number):
+                yield Candidate(n, queued.pop(n), (), True, False)
+            in_report = number <= window_end
+            queued.pop(number, None)
+            content = _strip_eol(rest)
+            yield Candidate(number, decode_line(content), self._context(fh, offset), in_report, True)
+            if any(a in content for a in self.report_anchors):
+                start_line, start_off = number, offset + len(rest)
+                if window_end > number:  # extend the open window from where it ends
+                    start_line, start_off = window_end, window_offset
+                window_offset, window_end = self._read_window(fh, start_off, start_line, number + REPORT_LINES, queued)
+        for n in sorted(queued):
+            yield Candidate(n, queued[n], (), True, False)
+
+    @staticmethod
+    def _read_window(fh: BinaryIO, offset: int, after: int, last: int, queued: dict[int, str]) -> tuple[int, int]:
+        """Queue lines ``after+1 .. last`` starting at byte ``offset``; return (end offset, end line)."""
+        fh.seek(offset)
+        n = after
+        while n < last:
+            line = fh.readline(MAX_LINE)
+            if not line:
+                break
+            offset += len(line)
+            n += 1
+            queued[n] = decode_line(_strip_eol(line))
+        return offset, n
+
+    @staticmethod
+    def _context(fh: BinaryIO, offset: int) -> Context:
+        def read() -> tuple[str, ...]:
+            if offset == 0:
+                return ()
+            start = max(0, offset - 64 * 1024)
+            fh.seek(start)
+            data = fh.read(offset - start)
+            lines = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
+            if start > 0:
+                lines = lines[1:]  # the first piece may be a partial line
+            return tuple(decode_line(_strip_eol(b)) for b in lines[-BEFORE_LINES:])
+
+        return read

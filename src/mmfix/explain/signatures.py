@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 # Byte strings at least one of which every signature's line contains (case-sensitive).
 ANCHORS: tuple[bytes, ...] = (
-    b"rror",  # error, Error, #error, KeyError ...
-    b"RROR",
-    b"fatal",
-    b"fault",  # Segmentation fault
+    b"error",  # error:, #error, fatal error, nvcc error ...
+    b"Error",  # KeyError, RuntimeError, ModuleNotFoundError ...
+    b"ERROR",
+    b"fatal",  # nvcc fatal   : ...
+    b"Segmentation fault",
     b"Warning",  # UserWarning: ... (torch and mmcv warnings)
     b"WARNING",  # mmcv's "[WARNING]your gpu arch"
     b"mismatch",  # "The detected CUDA version (A) mismatches ..."
@@ -37,6 +38,8 @@ ANCHORS: tuple[bytes, ...] = (
     b"sys.platform",  # start of an mmcv / mmdet / mmengine collect_env block
     b"PyTorch version",  # start of a `python -m torch.utils.collect_env` block
 )
+# Longer anchors scan faster (bigger skips in bytes.find and grep's matcher), so none is a short
+# fragment like "rror".
 ANCHORS_STR: tuple[str, ...] = tuple(a.decode() for a in ANCHORS)
 
 # Ranks: the lower, the closer to the root cause.
