@@ -172,7 +172,7 @@ ImportError: No module named 'mmcv.ops'
 FAILED: build/temp.linux-x86_64-3.8/mmcv/ops/csrc/pytorch/cuda/nms_cuda.o
 nvcc fatal   : Unsupported gpu architecture 'compute_80'
 """,
-        {"arch": "compute_80", "cc": "8.0", "min_cuda": "11.0"},
+        {"arch": "compute_80", "cc": "8.0", "min_cuda": "11.0", "cuda": "10.2", "fallback_arch": "7.5+PTX"},
     ),
     (
         "nvcc-arch-unsupported",

@@ -101,3 +101,20 @@ def test_no_signature_on_ordinary_build_noise() -> None:
     result = explain_lines(noise)
     assert result.matches == ()
     assert result.unmatched == ()
+
+
+def test_fix_names_the_fallback_arch_when_the_toolkit_is_known() -> None:
+    m = explain_lines(
+        [
+            "[2/40] /usr/local/cuda-10.2/bin/nvcc -c nms_cuda.cu -gencode=arch=compute_80,code=sm_80",
+            "nvcc fatal   : Unsupported gpu architecture 'compute_80'",
+        ]
+    ).matches[0]
+    assert "CUDA 10.2 cannot target 8.0" in m.fix
+    assert "`mmfix rebuild --arch 7.5+PTX`" in m.fix
+
+
+def test_fix_without_the_fact_it_needs_falls_back_to_the_generic_text() -> None:
+    m = explain_lines(["RuntimeError: CUDA error: invalid device function"]).matches[0]
+    assert "<" not in m.fix.replace("<compute capability>", "")
+    assert "nvidia-smi" in m.fix

@@ -126,7 +126,8 @@ def _facts_line(facts: dict[str, Any]) -> str:
     parts = []
     for key, value in facts.items():
         if isinstance(value, list):
-            value = ", ".join(str(v) for v in value)
+            shown = value if len(value) <= 6 else [*value[:2], "...", value[-1]]
+            value = ", ".join(str(v) for v in shown)
         parts.append(f"{key}={value}")
     return "; ".join(parts)
 

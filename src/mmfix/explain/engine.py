@@ -143,9 +143,18 @@ class _Formatter(string.Formatter):
         return f"<{key}>" if value is None or value == [] else value
 
 
-def render_fix(template: str, facts: dict[str, Any]) -> str:
-    """``template`` with ``{fact}`` fields filled; a missing fact shows as ``<fact>``."""
-    return _Formatter().format(template, **facts)
+def render_fix(template: str | tuple[str, ...], facts: dict[str, Any]) -> str:
+    """``template`` with ``{fact}`` fields filled; a missing fact shows as ``<fact>``.
+
+    A tuple of templates: the first whose fields are all known facts, else the last.
+    """
+    if isinstance(template, str):
+        return _Formatter().format(template, **facts)
+    for option in template:
+        fields = {name for _, name, _, _ in string.Formatter().parse(option) if name}
+        if all(facts.get(f) not in (None, []) for f in fields):
+            return _Formatter().format(option, **facts)
+    return _Formatter().format(template[-1], **facts)
 
 
 _COMPILED: list[tuple[Signature, list[re.Pattern[str]], re.Pattern[str] | None]] = [
@@ -195,7 +204,7 @@ class Matcher:
                     before_rx.search(text) or any(before_rx.search(b) for b in cand.before[-sig.context_lines :])
                 ):
                     continue
-                self._add(sig, cand.line, stripped, derive(sig.id, m.groupdict(), text))
+                self._add(sig, cand.line, stripped, derive(sig.id, m.groupdict(), text, cand.before))
                 return
         for key, crx in _CONSEQUENCES:
             if crx.search(text):

@@ -35,7 +35,7 @@ TORCH_FOR_HEADER_ERROR: dict[str, str] = {
 _CUDA_IN_PATH = re.compile(r"(?i)cuda[-_/\\]v?(\d{1,2}\.\d)")
 _VERSION_FROM_TAG = re.compile(r"\+cu(\d+)(\d)\b")
 
-Deriver = Callable[[dict[str, Any], str], dict[str, Any]]
+Deriver = Callable[[dict[str, Any], str, "tuple[str, ...]"], dict[str, Any]]
 
 
 def cuda_in_path(text: str) -> str | None:
@@ -47,7 +47,7 @@ def cuda_in_path(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _arch(groups: dict[str, Any], text: str) -> dict[str, Any]:
+def _arch(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
     arch = groups.get("arch") or ""
     digits = "".join(ch for ch in arch.split("_")[-1] if ch.isdigit())
     if not digits:
@@ -57,16 +57,24 @@ def _arch(groups: dict[str, Any], text: str) -> dict[str, Any]:
     out: dict[str, Any] = {"sm": sm, "cc": f"{sm // 10}.{sm % 10}", "toolkits": toolkits}
     if toolkits:
         out["min_cuda"] = toolkits[0]
+    # the nvcc that failed: its toolkit path on the compile command just above
+    release = groups.get("cuda") or next((r for r in map(cuda_in_path, reversed(before)) if r), None)
+    archs = cuda.nvcc_archs(release) if release else None
+    if release and archs:
+        out["cuda"] = release
+        usable = [a for a in archs if a < sm]
+        if usable:
+            out["fallback_arch"] = f"{usable[-1] // 10}.{usable[-1] % 10}+PTX"
     return out
 
 
-def _gpu_arch(groups: dict[str, Any], text: str) -> dict[str, Any]:
+def _gpu_arch(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
     if groups.get("major") and groups.get("minor"):
         return {"cc": f"{groups['major']}.{groups['minor']}"}
     return {}
 
 
-def _gcc(groups: dict[str, Any], text: str) -> dict[str, Any]:
+def _gcc(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if groups.get("gcc_max"):
         limit = int(groups["gcc_max"])
@@ -77,7 +85,7 @@ def _gcc(groups: dict[str, Any], text: str) -> dict[str, Any]:
     return out
 
 
-def _msvc(groups: dict[str, Any], text: str) -> dict[str, Any]:
+def _msvc(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     years = [int(y) for y in re.findall(r"\d{4}", groups.get("supported") or "")]
     if years:
@@ -91,12 +99,12 @@ def _msvc(groups: dict[str, Any], text: str) -> dict[str, Any]:
     return out
 
 
-def _mismatch(groups: dict[str, Any], text: str) -> dict[str, Any]:
+def _mismatch(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
     torch_cuda = groups.get("torch_cuda") or ""
     return {"torch_cuda_major": torch_cuda.split(".")[0]} if torch_cuda else {}
 
 
-def _symbol(groups: dict[str, Any], text: str) -> dict[str, Any]:
+def _symbol(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
     symbol = groups.get("symbol")
     if not symbol:
         return {}
@@ -106,13 +114,13 @@ def _symbol(groups: dict[str, Any], text: str) -> dict[str, Any]:
     }
 
 
-def _downstream(groups: dict[str, Any], text: str) -> dict[str, Any]:
+def _downstream(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
     if groups.get("max_op"):
         return {"max_inclusive": groups["max_op"] == "<="}
     return {}
 
 
-def _header_line(groups: dict[str, Any], text: str) -> dict[str, Any]:
+def _header_line(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
     return {"header_line": int(groups["header_line"])} if groups.get("header_line") else {}
 
 
@@ -132,9 +140,10 @@ DERIVERS: dict[str, Deriver] = {
 }
 
 
-def derive(sig_id: str, groups: dict[str, Any], text: str) -> dict[str, Any]:
+def derive(sig_id: str, groups: dict[str, Any], text: str, before: tuple[str, ...] = ()) -> dict[str, Any]:
     """The facts of one matched line: its named groups (None dropped), the CUDA release in a
-    toolkit path on the line, and what ``DERIVERS[sig_id]`` adds."""
+    toolkit path on the line, and what ``DERIVERS[sig_id]`` adds (it may read the ``before``
+    lines: the compile command above an nvcc error names the toolkit)."""
     facts = {k: v for k, v in groups.items() if v is not None}
     release = cuda_in_path(text)
     if release:
@@ -143,5 +152,5 @@ def derive(sig_id: str, groups: dict[str, Any], text: str) -> dict[str, Any]:
         facts["torch"] = TORCH_FOR_HEADER_ERROR[sig_id]
     deriver = DERIVERS.get(sig_id)
     if deriver:
-        facts.update(deriver(facts, text))
+        facts.update(deriver(facts, text, before))
     return facts

@@ -56,7 +56,9 @@ class Signature:
     family: str  # catalog family letter
     title: str
     patterns: tuple[str, ...]  # Python regexes (searched, not anchored); named groups -> facts
-    fix: str  # format string over the facts; missing facts render as "?"
+    # format string over the facts (missing facts render as "<fact>"); or a tuple of them: the
+    # first whose facts are all known is used
+    fix: str | tuple[str, ...]
     rank: int = ROOT
     faq: str | None = None  # the FAQ entry title (shared/seed/mmcv-faq.md)
     collect: tuple[str, ...] = ()  # facts gathered over all occurrences into lists
@@ -169,8 +171,12 @@ SIGNATURES: tuple[Signature, ...] = (
         "B",
         "nvcc of this CUDA cannot target the requested GPU architecture",
         (r"nvcc fatal\s*:\s*Unsupported gpu architecture '(?P<arch>compute_\d+\w?|sm_\d+\w?)'",),
-        "use a CUDA toolkit that supports {cc} (it supports it from CUDA {min_cuda}), or build for an "
-        "older arch with +PTX: `mmfix rebuild --arch <cc>+PTX`",
+        (
+            "CUDA {cuda} cannot target {cc}: build with CUDA >= {min_cuda} (CUDA_HOME), or with this "
+            "toolkit for its newest arch plus PTX: `mmfix rebuild --arch {fallback_arch}`",
+            "this nvcc cannot target {cc}: build with CUDA >= {min_cuda} (CUDA_HOME), or for the newest "
+            "arch this nvcc supports plus PTX (`mmfix rebuild --arch <X.Y>+PTX`)",
+        ),
         collect=("arch",),
     ),
     S(
@@ -195,7 +201,10 @@ SIGNATURES: tuple[Signature, ...] = (
             r"no kernel image is available for execution on the device",
             r"invalid device function",
         ),
-        "`mmfix rebuild --arch {cc}`",
+        (
+            "`mmfix rebuild --arch {cc}`",
+            "`mmfix rebuild --arch <compute capability>` (nvidia-smi --query-gpu=compute_cap --format=csv)",
+        ),
         rank=SYMPTOM,
         faq='"invalid device function" or "no kernel image is available for execution"',
     ),
@@ -268,8 +277,11 @@ SIGNATURES: tuple[Signature, ...] = (
             r"unsupported GNU version! gcc versions later than (?P<gcc_max>\d+) are not supported",
             r"You're running a too old version of GCC\. We need GCC (?P<gcc_min>\d+) or later",
         ),
-        "build with a supported gcc: CC=gcc-{gcc_max} CXX=g++-{gcc_max} `mmfix rebuild` "
-        "(-allow-unsupported-compiler only on request)",
+        (
+            "build with a supported gcc: CC=gcc-{gcc_max} CXX=g++-{gcc_max} `mmfix rebuild` "
+            "(-allow-unsupported-compiler only on request)",
+            "build with gcc >= {gcc_min} (>= 5.4, not 5.5): CC=gcc-<v> CXX=g++-<v> `mmfix rebuild`",
+        ),
         faq='"Segmentation fault"',
     ),
     S(
@@ -280,8 +292,12 @@ SIGNATURES: tuple[Signature, ...] = (
             r"C1189: #error:\s+-- unsupported Microsoft Visual Studio version!"
             r"(?: Only the versions (?P<supported>[^!]+?) (?:\(inclusive\) )?are supported)?",
         ),
-        "pick a VS toolset inside the range (_MSC_VER {msc_min}-{msc_max}): "
-        "`vcvarsall.bat x64 -vcvars_ver=14.xx`, or a newer CUDA",
+        (
+            "CUDA {cuda} accepts _MSC_VER {msc_min}-{msc_max}: pick a VS toolset in that range "
+            "(`vcvarsall.bat x64 -vcvars_ver=14.xx`), or a CUDA release that supports this VS",
+            "pick a VS toolset the CUDA in use accepts (`vcvarsall.bat x64 -vcvars_ver=14.xx`), or a "
+            "CUDA release that supports this VS",
+        ),
         faq='"fatal error C1189: #error:  -- unsupported Microsoft Visual Studio version!"',
     ),
     S(
