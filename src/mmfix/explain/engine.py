@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import string
 import sys
@@ -337,7 +338,8 @@ def explain_file(path: Path) -> ExplainResult:
                     matcher.feed(cand)
                 return _finish(matcher, None, str(path), path.stat().st_size)
             fh.seek(0)
-        return explain_stream(fh, str(path))
+        result = explain_stream(fh, str(path))
+        return dataclasses.replace(result, bytes_read=fh.tell())
 
 
 def explain_stdin() -> ExplainResult:
