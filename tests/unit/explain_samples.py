@@ -643,3 +643,14 @@ RuntimeError: Trying to backward through the graph a second time, but the saved 
         {},
     ),
 ]
+
+SAMPLES += [
+    (
+        "ext-undefined-symbol",
+        """  File "/opt/conda/lib/python3.8/site-packages/mmcv/utils/ext_loader.py", line 13, in load_ext
+    ext = importlib.import_module('mmcv.' + name)
+ImportError: libcudart.so.10.1: cannot open shared object file: No such file or directory
+""",
+        {"library": "libcudart.so.10.1"},
+    ),
+]

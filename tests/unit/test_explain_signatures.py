@@ -118,3 +118,9 @@ def test_fix_without_the_fact_it_needs_falls_back_to_the_generic_text() -> None:
     m = explain_lines(["RuntimeError: CUDA error: invalid device function"]).matches[0]
     assert "<" not in m.fix.replace("<compute capability>", "")
     assert "nvidia-smi" in m.fix
+
+
+def test_a_missing_library_unrelated_to_torch_is_not_named() -> None:
+    result = explain_lines(["ImportError: libGL.so.1: cannot open shared object file: No such file or directory"])
+    assert result.ids == []
+    assert result.unmatched[0].line == 1

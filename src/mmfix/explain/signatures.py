@@ -440,7 +440,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "mmcv._ext does not load against the installed torch",
         (
             r"(?P<library>[\w./\\-]*_ext[\w.-]*\.(?:so|pyd)): undefined symbol: (?P<symbol>\S+)",
-            r"(?P<library>[\w.-]+\.so(?:\.[\d.]+)?): cannot open shared object file",
+            # the CUDA / torch libraries mmcv._ext links (not any library: libGL.so.1 is OpenCV's)
+            r"(?P<library>(?:_ext[\w.-]*|lib(?:cudart|torch\w*|c10\w*|cublas\w*|cudnn\w*|nvrtc\w*|"
+            r"cusparse\w*|curand\w*|cufft\w*|nvToolsExt\w*))\.so(?:\.[\d.]+)?): cannot open shared object file",
             r"DLL load failed while importing (?P<module>_ext)",
         ),
         "`mmfix rebuild` against the installed torch, or `mmfix wheels --install` for its torch/CUDA",
