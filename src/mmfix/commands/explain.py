@@ -7,6 +7,7 @@ cannot be read (missing path, a directory, no permission), raised as ``UsageErro
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ def _check_readable(name: str) -> None:
 
 
 def _explain_one(name: str) -> ExplainResult:
+    if name == "-" and sys.stdin.isatty():
+        render.info("reading a log from stdin (paste it, then Ctrl-D; Ctrl-Z Enter on Windows)")
     try:
         return explain_stdin() if name == "-" else explain_file(Path(name))
     except IsADirectoryError as exc:  # raced with _check_readable
