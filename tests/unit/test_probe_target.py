@@ -25,7 +25,8 @@ def fake_site(root: Path) -> Path:
     """A site-packages with torch (CUDA 12.1, new ABI), an ops-less mmcv 2.2.0 wheel, mmdet 3.3.0."""
     sp = root / "site"
     write(sp / "torch" / "__init__.py", "raise SystemExit('the probe must never import torch')\n")
-    write(sp / "torch" / "version.py", "__version__ = '2.1.2+cu121'\ncuda = '12.1'\nhip = None\n")
+    write(sp / "torch" / "version.py",
+          "from typing import Optional\n__version__ = '2.1.2+cu121'\ncuda: Optional[str] = '12.1'\nhip: Optional[str] = None\n")
     write(sp / "torch" / "share" / "cmake" / "Torch" / "TorchConfig.cmake",
           'set(TORCH_CXX_FLAGS "-D_GLIBCXX_USE_CXX11_ABI=1")\n')
     (sp / "torch" / "include").mkdir()

@@ -39,6 +39,12 @@ def _ext_binaries(env_ext_files: tuple[str, ...], cuobjdump: str | None, torch_l
     return extbin.inspect_ext(env_ext_files[0], cuobjdump, torch_lib)
 
 
+def _windows_variables() -> tuple[str, ...]:
+    from mmfix.probe.windows import WINDOWS_ENV_VARS
+
+    return WINDOWS_ENV_VARS
+
+
 def _find_cuobjdump(environ: Mapping[str, str], nvcc_root: str | None) -> str | None:
     if nvcc_root:
         cand = os.path.join(nvcc_root, "bin", "cuobjdump")
@@ -69,16 +75,18 @@ def probe(python: str | None = None, environ: Mapping[str, str] | None = None, i
             futs[name] = pool.submit(fn, *args)
 
         submit("nvcc", hostmod.find_nvcc, env_vars)
-        submit("toolkits", hostmod.find_toolkits, env_vars, windows)
+        if windows:
+            from mmfix.probe import windows as winmod
+
+            submit("toolkits", winmod.windows_cuda_toolkits, env_vars)
+            submit("windows", winmod.probe_windows, env_vars)
+        else:
+            submit("toolkits", hostmod.find_toolkits, env_vars, False)
         submit("gpus", hostmod.find_gpus, env_vars)
         submit("gcc", hostmod.find_compiler, env_vars.get("CC") or "gcc", env_vars)
         submit("gxx", hostmod.find_compiler, env_vars.get("CXX") or "g++", env_vars)
         submit("other_gccs", hostmod.find_versioned_gccs, env_vars)
         submit("pip_cache", targetmod.pip_cached_mmcv_wheels, interp)
-        if windows:
-            from mmfix.probe import windows as winmod
-
-            submit("windows", winmod.probe_windows, env_vars)
         # The target's answer first: a bad --python is one clear error line (UsageError).
         target_py, torch, mmcv, downstream = targetmod.parse_target(targetmod.run_target_probe(interp))
         # Without an _ext file the import can only fail with "No module named 'mmcv._ext'": skip it.
@@ -98,7 +106,7 @@ def probe(python: str | None = None, environ: Mapping[str, str] | None = None, i
             memory_total_bytes=mem_total,
             memory_available_bytes=mem_avail,
             glibc=hostmod.glibc_version(),
-            env=hostmod.build_variables(env_vars),
+            env=hostmod.build_variables(env_vars, _windows_variables() if windows else ()),
             nvcc=nvcc,
             toolkits=_result(futs["toolkits"], errors, "CUDA toolkits", ()),
             gpus=gpus,

@@ -205,13 +205,18 @@ def literal_assignments(path, names):
     except SyntaxError:
         return out
     for node in tree.body:
+        # "cuda = '12.1'" and, since torch 2.x, "cuda: Optional[str] = '13.0'"
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id in names:
-                try:
-                    out[target.id] = ast.literal_eval(node.value)
-                except ValueError:
-                    pass
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in names:
+            try:
+                out[target.id] = ast.literal_eval(value)
+            except ValueError:
+                pass
     return out
 
 
