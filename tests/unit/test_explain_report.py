@@ -150,3 +150,32 @@ def test_real_doctor_checks_do_not_judge_facts_a_pip_list_lacks() -> None:
 def test_a_log_without_report_has_no_environment() -> None:
     result = explain_lines(["nvcc fatal   : Unsupported gpu architecture 'compute_86'"])
     assert result.environment is None and result.findings == ()
+
+
+WIN_REPORT = r"""sys.platform: win32
+Python: 3.8.16 (default, Mar  2 2023, 03:18:16) [MSC v.1916 64 bit (AMD64)]
+CUDA available: True
+GPU 0: NVIDIA GeForce RTX 3080 Laptop GPU
+CUDA_HOME: C:\Program Files\NVIDIA GPU Computing Toolkit\CUDA\v{cuda}
+NVCC: Cuda compilation tools, release {cuda}, V{cuda}.119
+MSVC: Microsoft (R) C/C++ Optimizing Compiler Version 19.38.33134 for x64
+GCC: n/a
+PyTorch: 1.11.0+cu115
+MMCV: 1.7.1
+MMCV Compiler: MSVC 192930140
+MMCV CUDA Compiler: 11.5
+"""
+
+
+@pytest.mark.parametrize(("cuda", "named"), [("11.5", True), ("11.7", False)])
+def test_msvc_from_a_windows_report(cuda: str, named: bool) -> None:
+    result = explain_lines(WIN_REPORT.format(cuda=cuda).splitlines())
+    env = result.environment
+    assert env is not None and env.host.windows is not None
+    assert env.host.windows.msc_ver == 1938
+    assert ("msvc-unsupported" in result.ids) is named
+    if named:
+        m = result.matches[result.ids.index("msvc-unsupported")]
+        assert (m.facts["msc_min"], m.facts["msc_max"], m.facts["msc_ver"]) == (1910, 1929, 1938)
+    # whatever the doctor checks say, only failing / warning findings are kept
+    assert all(f.status.value in ("fail", "warn") for f in result.findings)

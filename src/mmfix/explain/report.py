@@ -38,6 +38,7 @@ from mmfix.model import (
     Status,
     TargetPython,
     TorchInfo,
+    WindowsFacts,
 )
 
 # report key -> fact name
@@ -90,6 +91,7 @@ REPORT_CHECKS: dict[str, tuple[str, ...]] = {
     "ops-cpu-only": ("mmcv_cuda", "torch"),
     "cuda-version-mismatch": ("nvcc", "torch"),
     "gcc-unsupported": ("gcc", "nvcc"),
+    "msvc-unsupported": ("msvc", "nvcc"),
     "cuda-driver-too-old": ("driver", "torch"),
 }
 
@@ -252,6 +254,23 @@ def gcc_version(facts: ReportFacts) -> str | None:
     return m.group(0) if m else None
 
 
+def msc_ver(facts: ReportFacts) -> tuple[str, int] | None:
+    """cl's version and ``_MSC_VER`` from "MSVC: ... Compiler Version 19.38.33134 for x64" (1938)."""
+    m = re.search(r"Version (\d+)\.(\d+)(?:\.(\d+))?", facts.get("msvc") or "")
+    if not m:
+        return None
+    return m.group(0).split()[-1], int(m.group(1)) * 100 + int(m.group(2))
+
+
+def _windows(facts: ReportFacts) -> WindowsFacts | None:
+    cl = msc_ver(facts)
+    if cl is None:
+        return None
+    compiler = Compiler(path="cl.exe", kind="cl", version=cl[0], banner=facts.get("msvc"))
+    # collect_env ran cl from PATH, so the report comes from a shell where VS was active
+    return WindowsFacts(dev_shell=True, cl=compiler, msc_ver=cl[1])
+
+
 def _mmcv_dist_name(facts: ReportFacts) -> str:
     for name in ("mmcv-full", "mmcv", "mmcv-lite"):
         if name in facts.packages:
@@ -278,7 +297,8 @@ def to_environment(facts: ReportFacts) -> Environment:
     nvcc = None
     if release:
         home = facts.get("cuda_home") or ""
-        nvcc = Nvcc(path=f"{home}/bin/nvcc" if home else "nvcc", real_path=None, version=release)
+        tail = "\\bin\\nvcc.exe" if platform == "win32" else "/bin/nvcc"
+        nvcc = Nvcc(path=f"{home}{tail}" if home else "nvcc", real_path=None, version=release)
     gcc_ver = gcc_version(facts)
     host = Host(
         os={"win32": "Windows", "darwin": "Darwin"}.get(platform, "Linux"),
@@ -289,6 +309,7 @@ def to_environment(facts: ReportFacts) -> Environment:
         gpus=gpus,
         driver_version=driver,
         gcc=Compiler(path="gcc", kind="gcc", version=gcc_ver, banner=facts.get("gcc")) if gcc_ver else None,
+        windows=_windows(facts),
     )
     torch = None
     if facts.get("torch"):
@@ -380,6 +401,13 @@ _RULES: dict[str, _Rule] = {
         "C",
         "gcc older than 5.4, or gcc 5.5, which the mmcv FAQ links to segfaults",
         "build with gcc >= 5.4 other than 5.5: CC=gcc-<v> CXX=g++-<v> `mmfix rebuild`",
+    ),
+    "msvc-beyond-nvcc": _Rule(
+        "msvc-unsupported",
+        "C",
+        "This Visual Studio (MSVC) is outside the range the CUDA toolkit accepts",
+        "CUDA {nvcc_cuda} accepts _MSC_VER {msc_min}-{msc_max}, cl is {msc_ver}: pick a toolset in "
+        "range (`vcvarsall.bat x64 -vcvars_ver=14.xx`), or a CUDA release that accepts {msc_ver}",
     ),
     "numpy2-old-torch": _Rule(
         "numpy-abi-mismatch",
@@ -495,6 +523,10 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
             add("gcc-beyond-nvcc", "gcc", gcc=str(gcc), gcc_max=limit, nvcc_cuda=nvcc)
         elif (gcc.major, gcc.minor) == (5, 5) or gcc < Version("5.4"):
             add("gcc-faq", "gcc", gcc=str(gcc))
+    cl = msc_ver(facts)
+    rng = cuda.msvc_range(nvcc) if nvcc else None
+    if cl is not None and rng is not None and not rng[0] <= cl[1] <= rng[1]:
+        add("msvc-beyond-nvcc", "msvc", msc_ver=cl[1], msc_min=rng[0], msc_max=rng[1], nvcc_cuda=nvcc)
     numpy_v = _version(facts.packages.get("numpy"))
     if torch_v is not None and numpy_v is not None and torch_v < Version("2.3") and numpy_v.major >= 2:
         add("numpy2-old-torch", "torch", numpy=str(numpy_v))
