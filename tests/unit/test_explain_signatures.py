@@ -124,3 +124,19 @@ def test_a_missing_library_unrelated_to_torch_is_not_named() -> None:
     result = explain_lines(["ImportError: libGL.so.1: cannot open shared object file: No such file or directory"])
     assert result.ids == []
     assert result.unmatched[0].line == 1
+
+
+def test_pip_status_lines_are_consequences_not_unknown_errors() -> None:
+    result = explain_lines(
+        [
+            "  Building wheel for mmcv (pyproject.toml): finished with status 'error'",
+            "  Building wheel for mmcv-full (setup.py) ... error",
+            "  ERROR: Failed building wheel for mmcv-full",
+            "ERROR: Failed to build one or more wheels",
+        ]
+    )
+    assert result.unmatched == ()
+    assert [(c.key, c.count) for c in result.consequences] == [
+        ("pip-step-error", 2),
+        ("failed-building-wheel", 2),
+    ]

@@ -89,7 +89,10 @@ CONSEQUENCES: tuple[Consequence, ...] = (
     ),
     Consequence("errors-detected", r"\d+ errors? detected in the compilation of"),
     Consequence("getting-requirements", r"Getting requirements to build wheel did not run successfully"),
-    Consequence("pip-step-error", r"\.\.\. error\s*$|note: This error originates from a subprocess"),
+    Consequence(
+        "pip-step-error",
+        r"\.\.\. error\s*$|finished with status 'error'|note: This error originates from a subprocess",
+    ),
     Consequence(
         "legacy-install-failure",
         r"error: legacy-install-failure|Running setup\.py install for .* error",
