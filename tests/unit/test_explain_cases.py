@@ -73,6 +73,14 @@ def test_consequences_rank_after_the_cause() -> None:
     assert "pip-step-error" in keys
 
 
+def test_prebuilt_arch_warning_facts() -> None:
+    m = explain_file(CASES / "rtx4090-prebuilt.log").matches[0]
+    assert m.facts["cc"] == "8.9"
+    assert m.facts["available"] == ["5.2", "6.0", "6.1", "7.0", "7.5", "8.0", "8.6"]
+    assert m.fix == "`mmfix rebuild --arch 8.9`"
+    assert (m.count, m.lines) == (2, (2, 8))
+
+
 def test_real_logs_point_at_the_first_real_error() -> None:
     cxx = explain_file(CASES / "real-torch214-cxx20.log").matches[0]
     assert (cxx.line, cxx.facts["std"]) == (1282, "20")

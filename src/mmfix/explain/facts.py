@@ -69,9 +69,13 @@ def _arch(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[st
 
 
 def _gpu_arch(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if groups.get("major") and groups.get("minor"):
-        return {"cc": f"{groups['major']}.{groups['minor']}"}
-    return {}
+        out["cc"] = f"{groups['major']}.{groups['minor']}"
+    if groups.get("available"):  # mmcv's list of the prebuilt wheel's archs: "(6, 1), (7, 0)"
+        pairs = re.findall(r"\((\d+),\s*(\d+)\)", groups["available"])
+        out["available"] = [f"{a}.{b}" for a, b in sorted((int(a), int(b)) for a, b in pairs)]
+    return out
 
 
 def _gcc(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:

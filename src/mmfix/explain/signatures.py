@@ -200,7 +200,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "B",
         "mmcv's ops have no kernels for this GPU's architecture",
         (
-            r"your gpu arch \((?P<major>\d+), (?P<minor>\d+)\) isn't compiled in prebuilt",
+            r"your gpu arch \((?P<major>\d+), (?P<minor>\d+)\) isn't compiled in prebuilt"
+            r"(?:.*available: \{(?P<available>[^}]*)\})?",
             r"no kernel image is available for execution on the device",
             r"invalid device function",
         ),
