@@ -101,6 +101,10 @@ def test_a_log_without_newlines_is_cut_not_slurped(monkeypatch: pytest.MonkeyPat
     cands = chunk_candidates(data, 4096, monkeypatch)
     assert any("compute_75" in c.text for c in cands)
     assert all(len(c.text) <= 20_000 for c in cands)
+    # the line after the monster line is line 2
+    data += b"\nRuntimeError: nms is not compiled with GPU support\n"
+    cands = chunk_candidates(data, 4096, monkeypatch)
+    assert [c.line for c in cands if "nms" in c.text] == [2]
 
 
 def test_report_window_continues_into_the_next_chunk(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -147,7 +147,8 @@ class ChunkScanner:
                 yield from self._scan_data(data, base, prev_tail, pending_report)
                 pending_report = self._pending
                 newlines = data.count(b"\n")
-                base += newlines + (0 if data.endswith(b"\n") else 1)
+                # a line cut at MAX_LINE goes on in the next chunk: same line number there
+                base += newlines + (1 if not chunk and not data.endswith(b"\n") else 0)
                 prev_tail = self._tail(data)
             if not chunk:
                 break
