@@ -184,3 +184,17 @@ def test_explain_file_uses_grep_for_big_files_with_the_same_result(
     assert without.lines == 20_025
     assert with_grep.lines is None and with_grep.bytes_read == path.stat().st_size
     assert with_grep.environment == without.environment
+
+
+@grep_only
+def test_grep_scan_cuts_a_monster_line(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    monkeypatch.setattr(reader, "MAX_LINE", 10_000)
+    path = Path(str(tmp_path)) / "one-line.log"
+    path.write_bytes(b"error " + b"x" * 100_000 + b"\nnvcc fatal   : Unsupported gpu architecture 'compute_90'\n")
+    scanner = reader.GrepScanner(reader.find_grep() or "grep", ANCHORS, REPORT_ANCHORS)
+    cands = list(scanner.scan(str(path)))
+    assert [c.line for c in cands] == [1, 2]
+    assert len(cands[0].text) < 10_010
+    assert "compute_90" in cands[1].text

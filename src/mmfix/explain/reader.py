@@ -296,6 +296,19 @@ def count_lines(fh: BinaryIO) -> int:
     return n + (0 if last == b"\n" else 1)
 
 
+def _bounded_lines(out: IO[bytes]) -> Iterator[bytes]:
+    """Lines of ``out``, each cut at MAX_LINE (the rest of a longer line is skipped)."""
+    while True:
+        raw = out.readline(MAX_LINE)
+        if not raw:
+            return
+        if not raw.endswith(b"\n"):
+            more = raw
+            while more and not more.endswith(b"\n"):
+                more = out.readline(MAX_LINE)
+        yield raw
+
+
 class GrepScanner:
     """The ``ChunkScanner`` selection for a file on disk, with ``grep -F`` finding the anchors.
 
@@ -335,16 +348,19 @@ class GrepScanner:
         queued: dict[int, str] = {}  # report lines to pass on: line number -> text
         window_end = 0  # last line number of the current report window
         window_offset = 0  # byte offset just after line ``window_end``
-        for raw in out:
-            number_b, offset_b, rest = raw.split(b":", 2)
-            number, offset = int(number_b), int(offset_b)
+        for raw in _bounded_lines(out):
+            try:
+                number_b, offset_b, rest = raw.split(b":", 2)
+                number, offset = int(number_b), int(offset_b)
+            except ValueError:  # not grep's N:OFFSET: form; cannot happen with -n -b
+                continue
             for n in sorted(k for k in queued if k < number):
                 yield Candidate(n, queued.pop(n), (), True, False)
             in_report = number <= window_end
             queued.pop(number, None)
             content = _strip_eol(rest)
             yield Candidate(number, decode_line(content), self._context(fh, offset), in_report, True)
-            if any(a in content for a in self.report_anchors):
+            if rest.endswith(b"\n") and any(a in content for a in self.report_anchors):
                 start_line, start_off = number, offset + len(rest)
                 if window_end > number:  # extend the open window from where it ends
                     start_line, start_off = window_end, window_offset
