@@ -18,6 +18,7 @@ has one) and, for each file:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -278,26 +279,28 @@ def apply(
             steps = [(c, b, a) for c, b, a in plan.steps if c.changed]
             if not steps:
                 continue
-            recorded = set()
-            for change, before, after in steps:
-                backup = journal.backup(before, plan.rel)
-                entry = journal.record(
-                    "file",
-                    path=plan.rel,
-                    patch_id=change.patch_id,
-                    value=change.value,
-                    state=change.state,
-                    before_sha256=change.before_sha256,
-                    after_sha256=change.after_sha256,
-                    before_bytes_sha256=textdiff.sha256_bytes(before),
-                    after_bytes_sha256=textdiff.sha256_bytes(after),
-                    backup=backup,
-                )
-                recorded.add(entry["entry"])
+            recorded: set[str] = set()
             try:
+                for change, before, after in steps:
+                    backup = journal.backup(before, plan.rel)
+                    entry = journal.record(
+                        "file",
+                        path=plan.rel,
+                        patch_id=change.patch_id,
+                        value=change.value,
+                        state=change.state,
+                        before_sha256=change.before_sha256,
+                        after_sha256=change.after_sha256,
+                        before_bytes_sha256=textdiff.sha256_bytes(before),
+                        after_bytes_sha256=textdiff.sha256_bytes(after),
+                        backup=backup,
+                    )
+                    recorded.add(entry["entry"])
                 atomic_write(plan.path, steps[-1][2])
             except BaseException as exc:
-                journal.remove(recorded)
+                if recorded:
+                    with contextlib.suppress(Exception):
+                        journal.remove(recorded)
                 if isinstance(exc, OSError):
                     raise MmfixError(
                         f"cannot write {plan.path}",
