@@ -94,8 +94,7 @@ def _expected_mismatch(text: str, variant: Variant, patch: Patch) -> list[str]:
             n = h.old_start + i
             have = lines[n - 1] if n - 1 < len(lines) else "<end of file>"
             if have != want.rstrip("\n"):
-                out.append(f"line {n}: expected {want.rstrip()!r}")
-                out.append(f"{' ' * len(f'line {n}')}  found    {have.rstrip()!r}")
+                out.append(f"line {n}: expected {want.rstrip()!r}, found {have.rstrip()!r}")
     return out
 
 
@@ -108,7 +107,7 @@ def _refuse(path: str, patch: Patch, text: str, sha: str) -> RefusedError:
             continue
         if best is None or (mism and len(mism) < len(best)):
             best = mism
-    detail = "; ".join((best or [])[:6]) or "the content is not a released file mmfix knows"
+    detail = "; ".join((best or [])[:4]) or "the content is not a released file mmfix knows"
     return RefusedError(
         f"{path} is not a file mmfix knows (patch {patch.id}, sha256 {sha[:12]})",
         f"unknown content, not changed: {detail}",
