@@ -191,18 +191,24 @@ def test_torch_180_untouched(trees: dict[str, Path]) -> None:
 
 def test_faq_hand_edits_repaired_on_real_files(trees: dict[str, Path], tmp_path: Path) -> None:
     """The FAQ's edits of real 1.5.0 module.h / 1.7.0 cast.h (CRLF copies, as on Windows) become
-    the correct form; the FAQ's 1.5 edit itself does not compile."""
-    cases = [
-        ("1.5.0", "include/torch/csrc/jit/api/module.h", "static constexpr bool all_slots = ",
-         "static bool all_slots = ", "static const bool all_slots = false;"),
-        ("1.7.0", "include/pybind11/cast.h", "return *(this->value); }",
-         "return *((type*)this->value); }", "return *(static_cast<type *>(this->value)); }"),
+    exactly the patched form; the FAQ's 1.5 edit itself does not compile."""
+    all_slots = [
+        ("static constexpr bool all_slots = false;", "static const bool all_slots = false;"),
+        ("static constexpr bool all_slots = true;", "static const bool all_slots = true;"),
+    ]
+    cast = [("return *(this->value); }", "return *(static_cast<type *>(this->value)); }")]
+    cases = [  # version, file, (FAQ's old, FAQ's new), the correct replacements
+        ("1.5.0", "include/torch/csrc/jit/api/module.h",
+         ("static constexpr bool all_slots = false;", "static bool all_slots = false;"), all_slots),
+        ("1.7.0", "include/pybind11/cast.h",
+         ("return *(this->value); }", "return *((type*)this->value); }"), cast),
     ]  # fmt: skip
-    for version, rel, old, faq, good in cases:
+    for version, rel, (old, faq), good in cases:
         root = tmp_path / version / "torch"
         shutil.copytree(trees[version], root)
         f = root / rel
-        f.write_bytes(f.read_text().replace(old, faq).replace("\n", "\r\n").encode())
+        released = f.read_text()
+        f.write_bytes(released.replace(old, faq).replace("\n", "\r\n").encode())
         if version == "1.5.0":
             broken = syntax_check(root, version)
             assert broken.returncode != 0 and "in-class initialization" in broken.stderr
@@ -210,7 +216,9 @@ def test_faq_hand_edits_repaired_on_real_files(trees: dict[str, Path], tmp_path:
         assert r.returncode == 0 and "repaired" in r.stdout, r
         fixed = f.read_bytes()
         assert fixed.count(b"\n") == fixed.count(b"\r\n")  # still CRLF throughout
-        assert faq.encode() not in fixed and good.encode() in fixed
-        assert syntax_check(root, version).returncode == 0
+        expected = released
+        for a, b in good:
+            expected = expected.replace(a, b)
+        assert fixed.replace(b"\r\n", b"\n") == expected.encode()  # the form compiled above
         assert mmfix("revert", "--torch-dir", str(root)).returncode == 0
         assert faq.encode() in f.read_bytes()  # revert gives the user's own file back

@@ -8,7 +8,8 @@ One JSON file per patch (catalog id) and target::
                    "diff": "<unified diff>", "sources": ["torch 1.5.0 wheel", ...],
                    "value": "<only for this parameter value>"}],
      "hand_edits": [{"sha256": "...", "diff": "<diff from original to the hand edit>",
-                     "label": "FAQ: static bool all_slots = false;", "variant": 0}]}
+                     "label": "FAQ: static bool all_slots = false;", "variant": 0,
+                     "compiles": false}]}
 
 Hashes are sha256 of the line-ending-normalised file (``textdiff.sha256_text``), taken from the
 real released files by ``scripts/generate_patches.py``. A parametrised patch (``param``: e.g.
@@ -64,6 +65,7 @@ class HandEdit:
     diff: str  # from the variant's original to the hand-edited file
     label: str
     variant: int  # index into the patch's variants
+    compiles: bool = False  # whether nvcc+MSVC accept the hand-edited file (the FAQ's cast does)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,9 @@ def _load_one(doc: Mapping[str, Any]) -> Patch:
         for v in doc["variants"]
     )
     edits = tuple(
-        HandEdit(e["sha256"], e["diff"], e["label"], int(e.get("variant", 0)))
+        HandEdit(
+            e["sha256"], e["diff"], e["label"], int(e.get("variant", 0)), bool(e.get("compiles"))
+        )
         for e in doc.get("hand_edits", ())
     )
     return Patch(

@@ -147,7 +147,7 @@ def transform(text: str, req: Request, path: str) -> tuple[str, str, str, str]:
         if edit is not None:
             variant = patch.variants[edit.variant]
             original = textdiff.apply_diff(text, edit.diff, reverse=True)
-            note, state = f"repaired a known hand edit ({edit.label})", REPAIRED
+            note, state = f"known hand edit: {edit.label}", REPAIRED
     if original is None or variant is None:
         raise _refuse(path, patch, text, sha)
     if textdiff.sha256_text(original.encode()) != variant.original:
