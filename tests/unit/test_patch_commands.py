@@ -240,3 +240,20 @@ def test_revert_install_without_restore_helper_exits_1(
         cmd.run_revert([], None, None, None, True, False, False, False)
     assert err.value.exit_code == 1 and "not available" in err.value.what
     assert len(j.entries()) == 1  # nothing dropped
+
+
+def test_patch_build_source_refuses_unknown_setup_py(tmp_path: Path) -> None:
+    from mmfix.errors import RefusedError
+
+    setup = tmp_path / "setup.py"
+    setup.write_text("from pkg_resources import get_distribution\nprint('not a release')\n")
+    with pytest.raises(RefusedError) as err:
+        patching.patch_build_source(tmp_path, "2.2.0", "2.14.1", "3.13.0")
+    assert "setup.py" in err.value.what and "setuptools-no-pkg-resources" in err.value.what
+    assert setup.read_text().startswith("from pkg_resources import")
+    assert not (tmp_path / ".mmfix" / "journal.json").exists()
+
+
+def test_patch_build_source_bad_threads_value_is_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        patching.patch_build_source(tmp_path, "2.2.0", "2.14.1", "3.12.1", threads_per_block=48)
