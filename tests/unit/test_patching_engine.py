@@ -172,3 +172,47 @@ def test_diff_apply_is_exact_never_fuzzy() -> None:
 def test_hash_ignores_line_endings_only() -> None:
     assert textdiff.sha256_text(b"a\r\nb\r\n") == textdiff.sha256_text(b"a\nb\n")
     assert textdiff.sha256_text(b"a\nb\n") != textdiff.sha256_text(b"a\nb \n")
+
+
+SETUP = "args = ['-std=c++14']\nmsvc = ['/std:c++14']\nother = 1\n"
+
+
+def std_patch() -> Patch:
+    """A per-value patch like cxx-standard: one variant per standard."""
+    variants = []
+    for std in ("17", "20"):
+        new = SETUP.replace("c++14", f"c++{std}")
+        diff = textdiff.make_diff(SETUP, new, "setup.py")
+        variants.append(Variant(sha(SETUP), {std: sha(new)}, diff, value=std))
+    return Patch(
+        id="demo-std",
+        target="mmcv",
+        versions=SpecifierSet(">=1"),
+        path="setup.py",
+        title="demo",
+        variants=tuple(variants),
+        param="std",
+        values=("17", "20"),
+    )
+
+
+def test_parametrised_patch_changes_value_and_reverts_through_both(tmp_path: Path) -> None:
+    f = tmp_path / "setup.py"
+    f.write_text(SETUP)
+    [a] = engine.apply(tmp_path, [engine.Request(std_patch(), "17")])
+    assert a.state == engine.APPLIED and "-std=c++17" in f.read_text()
+    [b] = engine.apply(tmp_path, [engine.Request(std_patch(), "20")])
+    assert b.state == engine.APPLIED and "was std 17" in b.note
+    assert f.read_text() == SETUP.replace("c++14", "c++20")
+    [c] = engine.apply(tmp_path, [engine.Request(std_patch(), "20")])
+    assert c.state == engine.ALREADY
+    assert [r.patch_id for r in engine.revert(Journal(tmp_path))] == ["demo-std", "demo-std"]
+    assert f.read_text() == SETUP
+
+
+def test_undecodable_bytes_are_refused_not_crashed(tmp_path: Path) -> None:
+    f = tree(tmp_path, ORIG)
+    f.write_bytes(ORIG.encode() + b"\xff\xfe bad bytes\n")
+    with pytest.raises(RefusedError):
+        engine.apply(tmp_path, [engine.Request(demo_patch())])
+    assert f.read_bytes().endswith(b"\xff\xfe bad bytes\n")

@@ -115,6 +115,10 @@ def _refuse(path: str, patch: Patch, text: str, sha: str) -> RefusedError:
     )
 
 
+def _b(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
 def transform(text: str, req: Request, path: str) -> tuple[str, str, str, str]:
     """The change ``req`` makes to LF ``text``: (state, new text, note, value).
 
@@ -124,7 +128,7 @@ def transform(text: str, req: Request, path: str) -> tuple[str, str, str, str]:
     value = "" if patch.param is None else str(req.value)
     if patch.param is not None and value not in patch.values:
         raise MmfixError(f"patch {patch.id} has no value {value!r}", None, None)
-    sha = textdiff.sha256_text(text.encode())
+    sha = textdiff.sha256_text(_b(text))
     v = patch.variant_by_original(sha, value)
     if v is not None and v.not_needed:
         return NOT_NEEDED, text, "this release does not need it", value
@@ -136,24 +140,31 @@ def transform(text: str, req: Request, path: str) -> tuple[str, str, str, str]:
     variant: Variant | None = None
     note = ""
     state = APPLIED
-    if v is not None:
-        original, variant = text, v
-    elif sha in patched:  # patched earlier with another parameter value: undo, then redo
-        variant, old_value = patched[sha]
-        original = textdiff.apply_diff(text, variant.diff_for(patch.param, old_value), reverse=True)
-        note = f"was {patch.param} {old_value}"
-    else:
-        edit = next((e for e in patch.hand_edits if e.sha256 == sha), None)
-        if edit is not None:
+    edit = next((e for e in patch.hand_edits if e.sha256 == sha), None)
+    try:
+        if v is not None:
+            original, variant = text, v
+        elif sha in patched:  # patched earlier with another parameter value: undo, then redo
+            variant, old_value = patched[sha]
+            diff = variant.diff_for(patch.param, old_value)
+            original = textdiff.apply_diff(text, diff, reverse=True)
+            note = f"was {patch.param} {old_value}"
+        elif edit is not None:
             variant = patch.variants[edit.variant]
             original = textdiff.apply_diff(text, edit.diff, reverse=True)
             note, state = f"known hand edit: {edit.label}", REPAIRED
+    except textdiff.DiffError:
+        raise _refuse(path, patch, text, sha) from None
     if original is None or variant is None:
         raise _refuse(path, patch, text, sha)
-    if textdiff.sha256_text(original.encode()) != variant.original:
+    if textdiff.sha256_text(_b(original)) != variant.original:
         raise _refuse(path, patch, text, sha)
+    # the variant for the value asked for (per-value variants: cxx-standard 17 / 20)
+    variant = patch.variant_by_original(variant.original, value) or variant
+    if variant.not_needed:
+        return state, original, note, value
     new = textdiff.apply_diff(original, variant.diff_for(patch.param, value))
-    if textdiff.sha256_text(new.encode()) != variant.patched.get(value):
+    if textdiff.sha256_text(_b(new)) != variant.patched.get(value):
         raise MmfixError(
             f"patch {patch.id} produced unexpected content for {path}",
             "the shipped patch data is inconsistent",
