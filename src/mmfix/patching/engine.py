@@ -247,19 +247,20 @@ def _plan(
             if base is None:
                 raise
             again = _chain(rel, base, reqs, dry_run)
-            if again.steps[-1][2] != raw:
-                raise RefusedError(
-                    f"{rel} was patched by mmfix with other patches or values",
-                    "mmfix applies a chain of patches to a file only from the released file",
-                    f"run 'mmfix revert' on {root} first",
-                ) from None
             plan = _FilePlan(rel, path, raw, again.eol, [])
-            for change, _, _ in again.steps:
-                if change.changed:
-                    change = dataclasses.replace(
-                        change, state=ALREADY, diff="", note="already patched"
-                    )
-                plan.steps.append((change, raw, raw))
+            if again.steps[-1][2] == raw:  # the same chain again: nothing to do
+                for change, _, _ in again.steps:
+                    if change.changed:
+                        change = dataclasses.replace(
+                            change, state=ALREADY, diff="", note="already patched"
+                        )
+                    plan.steps.append((change, raw, raw))
+            else:  # another chain: redo it from the released file; revert steps back through both
+                steps = again.steps
+                first, _, after = steps[0]
+                note = "re-applied to the released file"
+                steps[0] = (dataclasses.replace(first, note=first.note or note), raw, after)
+                plan.steps = steps
         plan.path = path
         plans.append(plan)
     return plans
