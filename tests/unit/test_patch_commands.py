@@ -171,7 +171,7 @@ def test_check_states_on_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     from test_patching_engine import demo_patch
 
     patch = dataclasses.replace(demo_patch(), id="torch-header-all-slots")
-    monkeypatch.setattr(catalog, "load_all", lambda: (patch,))
+    monkeypatch.setattr(catalog, "load_all", lambda *a: (patch,))
     root = fake_torch(tmp_path, "1.5.0")
     f_path = root / REL
     f_path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +187,7 @@ def test_check_states_on_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     # a hand edit that compiles (like the FAQ's C-style cast in cast.h) is fine as it is
     works = dataclasses.replace(patch.hand_edits[0], compiles=True)
     monkeypatch.setattr(
-        catalog, "load_all", lambda: (dataclasses.replace(patch, hand_edits=(works,)),)
+        catalog, "load_all", lambda *a: (dataclasses.replace(patch, hand_edits=(works,)),)
     )
     f_path.write_text(FAQ)
     f = c.run(CheckContext(env))

@@ -55,7 +55,7 @@ def _make(patch_id: str) -> None:
         if not torch.cuda:
             return skip(f"torch {torch.version} has no CUDA: nvcc never compiles these headers")
         patches = [
-            p for p in catalog.load_all() if p.id == patch_id and p.applies_to(torch.version)
+            p for p in catalog.load_all("torch") if p.id == patch_id and p.applies_to(torch.version)
         ]
         if not patches:
             return skip(f"torch {torch.version} is not affected")

@@ -146,14 +146,17 @@ def _load_one(doc: Mapping[str, Any]) -> Patch:
     )
 
 
-def _patch_files() -> list[tuple[str, str]]:
-    """(name, text) of each patch JSON: installed ``mmfix._patches``, else the repo's patches/."""
+def _patch_files(target: str | None) -> list[tuple[str, str]]:
+    """(name, text) of each patch JSON under ``<target>/`` (all when None): the installed
+    ``mmfix._patches``, else the repository's patches/ folder."""
     found: list[tuple[str, str]] = []
     try:
         root = resources.files("mmfix._patches")
-        stack = [root]
+        stack = [root.joinpath(target)] if target else [root]
         while stack:
             node = stack.pop()
+            if not node.is_dir():
+                continue
             for child in node.iterdir():
                 if child.is_dir():
                     stack.append(child)
@@ -163,15 +166,17 @@ def _patch_files() -> list[tuple[str, str]]:
         found = []
     if not found:
         repo = Path(__file__).resolve().parents[3] / "patches"
-        found = [(p.name, p.read_text(encoding="utf-8")) for p in sorted(repo.rglob("*.json"))]
+        base = repo / target if target else repo
+        found = [(p.name, p.read_text(encoding="utf-8")) for p in sorted(base.rglob("*.json"))]
     return sorted(found)
 
 
-@lru_cache(maxsize=1)
-def load_all() -> tuple[Patch, ...]:
-    """Every shipped patch, in a stable order. Raises MmfixError when the data is unreadable."""
+@lru_cache(maxsize=4)
+def load_all(target: str | None = None) -> tuple[Patch, ...]:
+    """Every shipped patch (of ``target``, "torch" or "mmcv", when given; the patch files live in
+    ``patches/<target>/``), in a stable order. Raises MmfixError when the data is unreadable."""
     patches = []
-    for name, text in _patch_files():
+    for name, text in _patch_files(target):
         try:
             patches.append(_load_one(json.loads(text)))
         except (KeyError, ValueError, TypeError) as exc:
@@ -191,6 +196,6 @@ def select(target: str, version: str, ids: tuple[str, ...] | None = None) -> lis
     """The patches for ``target`` ("torch"/"mmcv") whose version specifier contains ``version``."""
     return [
         p
-        for p in load_all()
+        for p in load_all(target)
         if p.target == target and p.applies_to(version) and (ids is None or p.id in ids)
     ]
