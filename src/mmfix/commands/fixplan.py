@@ -1,31 +1,31 @@
-"""``mmfix doctor --fix``: turn findings with an automatic fix into actions and run them.
+"""``mmfix doctor --fix``: turn findings with an automatic fix into actions and run them in order.
 
-Today the automatic fix is the rebuild (``mmfix rebuild``'s own plan, so doctor and rebuild never
-disagree); findings whose fix needs a person are listed with their fix line.
+Actions (the ``auto_fix`` of a finding): ``patch-torch-headers`` first (a rebuild on Windows needs
+the patched headers), then ``rebuild`` (``mmfix rebuild``'s own plan, so doctor and rebuild never
+disagree). Findings whose fix needs a person are listed with their fix line.
 """
 
 from __future__ import annotations
 
 from mmfix import render
 from mmfix.checks.facts import torch_is_cuda
-from mmfix.errors import EXIT_OK
+from mmfix.errors import EXIT_OK, EXIT_PROBLEMS
 from mmfix.model import Environment, Finding, Status
 
+ACTION_ORDER = ("patch-torch-headers", "rebuild")
 
-def apply_fixes(env: Environment, findings: list[Finding], *, python: str | None, yes: bool, dry_run: bool) -> int:
-    """Run the rebuild when a failing/warning finding asks for it; return the exit code.
 
-    With ``dry_run`` the rebuild only prints its plan. Findings without an automatic fix are listed.
-    """
-    actionable = [f for f in findings if f.status in (Status.FAIL, Status.WARN)]
-    rebuild_ids = [f.id for f in actionable if f.auto_fix == "rebuild"]
-    manual = [f for f in actionable if f.auto_fix != "rebuild" and f.fix]
-    for f in manual:
-        render.info(f"needs you: {f.id}: {f.fix}")
-    if not rebuild_ids:
-        render.info("nothing for mmfix to fix automatically")
-        return EXIT_OK if not any(f.status == Status.FAIL for f in actionable) else 1
-    render.info(f"fixing by rebuilding mmcv: {', '.join(rebuild_ids)}")
+def plan_actions(findings: list[Finding]) -> dict[str, list[str]]:
+    """Action kind -> ids of the failing/warning findings it fixes, in ACTION_ORDER."""
+    plan: dict[str, list[str]] = {}
+    for kind in ACTION_ORDER:
+        ids = [f.id for f in findings if f.status in (Status.FAIL, Status.WARN) and f.auto_fix == kind]
+        if ids:
+            plan[kind] = ids
+    return plan
+
+
+def _rebuild(env: Environment, python: str | None, yes: bool, dry_run: bool) -> int:
     from mmfix.commands import rebuild
 
     active = env.active_mmcv
@@ -45,3 +45,29 @@ def apply_fixes(env: Environment, findings: list[Finding], *, python: str | None
         log=None,
         as_json=False,
     )
+
+
+def _patch_headers(python: str | None, dry_run: bool) -> int:
+    from mmfix.commands import patch
+
+    return patch.run_torch_headers(python=python, torch_dir=None, dry_run=dry_run, force=False, as_json=False)
+
+
+def apply_fixes(env: Environment, findings: list[Finding], *, python: str | None, yes: bool, dry_run: bool) -> int:
+    """Run the planned actions; return the first non-zero exit code, or 1 when failures remain
+    that no action covers, else 0. With ``dry_run`` each action only prints its plan."""
+    plan = plan_actions(findings)
+    for f in findings:
+        if f.status in (Status.FAIL, Status.WARN) and f.auto_fix not in ACTION_ORDER and f.fix:
+            render.info(f"needs you: {f.id}: {f.fix}")
+    if not plan:
+        render.info("nothing for mmfix to fix automatically")
+        uncovered = any(f.status is Status.FAIL for f in findings)
+        return EXIT_PROBLEMS if uncovered else EXIT_OK
+    for kind, ids in plan.items():
+        render.info(f"{'plan' if dry_run else 'fixing'}: {kind} for {', '.join(ids)}")
+        rc = _patch_headers(python, dry_run) if kind == "patch-torch-headers" else _rebuild(env, python, yes, dry_run)
+        if rc != EXIT_OK:
+            return rc
+    uncovered = any(f.status is Status.FAIL and f.auto_fix not in ACTION_ORDER for f in findings)
+    return EXIT_PROBLEMS if uncovered else EXIT_OK
