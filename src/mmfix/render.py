@@ -93,23 +93,29 @@ FAMILY_NAMES = {
 def print_findings(findings: list[Finding] | tuple[Finding, ...], verbose: int = 0) -> None:
     """Print findings grouped by catalog family: symbol, id, title, evidence, fix.
 
-    Passing and skipped checks show their evidence only with ``verbose``.
+    Evidence of passing and skipped checks shows only with ``verbose``; without it the skipped
+    checks of a family are one line.
     """
     con = console()
     groups: dict[str, list[Finding]] = {}
     for f in findings:
         groups.setdefault(f.family or "?", []).append(f)
     for fam, items in groups.items():
+        shown = [f for f in items if verbose or f.status is not Status.SKIP]
+        skipped = len(items) - len(shown)
+        if not shown and not verbose:
+            continue
         con.print(f"[bold]{FAMILY_NAMES.get(fam, fam)}[/bold]")
-        for f in items:
+        for f in shown:
             sym, style = SYMBOLS[f.status]
             con.print(f"  [{style}]{sym}[/{style}] {f.id}: ", end="")
             con.print(f.title, markup=False)
-            show = f.status in (Status.WARN, Status.FAIL, Status.ERROR) or verbose > 0
-            if show:
+            if f.status in (Status.WARN, Status.FAIL, Status.ERROR) or verbose > 0:
                 for line in f.evidence:
                     con.print(f"      {line}", markup=False, style="dim" if f.status == Status.OK else None)
                 if f.fix and f.status in (Status.WARN, Status.FAIL):
                     con.print("      fix: ", end="", style="bold")
                     con.print(f.fix, markup=False)
+        if skipped:
+            con.print(f"  [dim]- {skipped} not applicable here (-v shows why)[/dim]")
         con.print()
