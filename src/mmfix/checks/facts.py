@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import shlex
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from mmfix.model import Environment
-
-
-def version(text: str | None) -> Version | None:
-    """``packaging`` Version of ``text``, or None when absent or unparseable."""
-    if not text:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
 
 
 def torch_is_cuda(env: Environment) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
-from mmfix.checks.facts import build_needed, pip_command, rebuild_command, version
+from mmfix.checks.facts import build_needed, pip_command, rebuild_command
+from mmfix.knowledge.versions import parse_version as version
 
 CHECKS: list[Check] = []
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
 from mmfix.knowledge import cuda as kc
 from mmfix.knowledge import downstream as kd
 from mmfix.knowledge import runtime as kr
+from mmfix.knowledge.versions import parse_version as _v
 from mmfix.model import Environment
 
 CHECKS: list[Check] = []
@@ -24,13 +25,6 @@ CHECKS: list[Check] = []
 _NO_CUDA = "not available"  # what mmcv's get_compiling_cuda_version() returns for a CPU-only build
 
 
-def _v(text: str | None) -> Version | None:
-    if not text:
-        return None
-    try:
-        return Version(text.split("+")[0])
-    except InvalidVersion:
-        return None
 
 
 def _error(env: Environment) -> str:

@@ -10,9 +10,10 @@ import os
 import shlex
 
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
-from mmfix.checks.facts import build_needed, cuda_in_use, pip_command, rebuild_command, torch_is_cuda, version
+from mmfix.checks.facts import build_needed, cuda_in_use, pip_command, rebuild_command, torch_is_cuda
 from mmfix.knowledge import cuda as cudak
 from mmfix.knowledge import cxx
+from mmfix.knowledge.versions import parse_version as version
 from mmfix.model import Environment
 
 CHECKS: list[Check] = []

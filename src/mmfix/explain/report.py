@@ -19,12 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from mmfix.explain.engine import Match, render_fix
 from mmfix.explain.signatures import BY_ID
 from mmfix.knowledge import cuda
 from mmfix.knowledge.gpus import cc_for_name
+from mmfix.knowledge.versions import parse_version as _version
 from mmfix.model import (
     Compiler,
     Downstream,
@@ -206,16 +207,6 @@ def parse_report(lines: Iterable[tuple[int, str]]) -> ReportFacts:
 # ---------------------------------------------------------------- facts -> values
 
 
-def _version(text: str | None) -> Version | None:
-    if not text:
-        return None
-    m = re.match(r"\s*(\d+(?:\.\d+)*)", text)
-    if not m:
-        return None
-    try:
-        return Version(m.group(1))
-    except InvalidVersion:
-        return None
 
 
 def nvcc_release(text: str | None) -> str | None:

@@ -6,7 +6,9 @@ every release)."""
 from __future__ import annotations
 
 from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
+
+from mmfix.knowledge.versions import parse_version as _v
 
 # (torch specifier, standard it requires from extension builds on gcc/clang)
 TORCH_REQUIRES: tuple[tuple[str, int], ...] = (
@@ -28,11 +30,6 @@ MMCV_ASKS: tuple[tuple[str, str, int], ...] = (
 )
 
 
-def _v(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
 
 
 def torch_requires(torch_version: str) -> int | None:

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
+from mmfix.knowledge.versions import parse_version as _version
 from mmfix.model import Downstream
 
 # mmcv releases with ops, newest first (PyPI `pip index versions mmcv` / `mmcv-full`, 2026-11;
@@ -42,13 +43,6 @@ NO_MMCV_BOUND: frozenset[str] = frozenset({"mmengine"})
 MMCV_2_FIRST = Version("2.0.0rc1")
 
 
-def _version(text: str | None) -> Version | None:
-    if not text:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
 
 
 def spec_for(ds: Downstream) -> SpecifierSet:
