@@ -1,0 +1,93 @@
+"""``mmfix doctor``: probe, run the checks, show each verdict with evidence and fix."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from mmfix import checks, render
+from mmfix.checks.base import CheckContext
+from mmfix.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
+from mmfix.model import Environment, Finding, Status
+from mmfix.probe import probe
+
+
+def summarize(findings: list[Finding], strict: bool) -> dict[str, int]:
+    """Counts per status and the exit code: 1 when something failed (or warned, with strict)."""
+    counts = Counter(f.status.value for f in findings)
+    bad = counts.get("fail", 0) + counts.get("error", 0) + (counts.get("warn", 0) if strict else 0)
+    summary = {s.value: counts.get(s.value, 0) for s in Status}
+    summary["exit_code"] = EXIT_PROBLEMS if bad else EXIT_OK
+    return summary
+
+
+def diagnose(env: Environment, check_ids: list[str], config: Path | None = None) -> list[Finding]:
+    """Run the selected checks (all when empty) on ``env``. Raises UsageError for unknown ids."""
+    ctx = CheckContext(env, str(config) if config else None)
+    return checks.run_checks(ctx, check_ids)
+
+
+def _print_environment(env: Environment) -> None:
+    con = render.console()
+    t = env.target
+    torch = f"torch {env.torch.version} (CUDA {env.torch.cuda or 'none'})" if env.torch else "no torch"
+    mm = ", ".join(f"{d.name} {d.version}{' +ops' if d.has_ext else ''}" for d in env.mmcv) or "no mmcv"
+    nvcc = f"nvcc {env.host.nvcc.version}" if env.host.nvcc else "no nvcc"
+    gpus = ", ".join(f"{g.name} (sm_{g.compute_capability.replace('.', '') if g.compute_capability else '?'})"
+                     for g in env.host.gpus) or "no GPU visible"
+    con.print(f"[bold]Python[/bold] {t.version} at {t.executable}", highlight=False)
+    con.print(f"[bold]Packages[/bold] {torch}; {mm}", highlight=False)
+    con.print(f"[bold]Machine[/bold] {env.host.os} {env.host.machine}, {env.host.cpu_count} CPUs; {nvcc}; {gpus}",
+              highlight=False)
+    con.print()
+
+
+def _list_checks(as_json: bool) -> int:
+    items = [{"id": c.id, "family": c.family, "title": c.title} for c in checks.ALL_CHECKS]
+    if as_json:
+        render.emit_json("mmfix.doctor-list/1", {"checks": items})
+    else:
+        for it in items:
+            render.console().print(f"{it['family']}  {it['id']:<34} {it['title']}", markup=False)
+    return EXIT_OK
+
+
+def run(
+    python: str | None,
+    check_ids: list[str],
+    list_only: bool,
+    config: Path | None,
+    fix: bool,
+    yes: bool,
+    dry_run: bool,
+    strict: bool,
+    as_json: bool,
+) -> int:
+    """Run doctor; returns the exit code (0 healthy, 1 problems). Raises UsageError on bad input."""
+    if list_only:
+        return _list_checks(as_json)
+    checks.select(check_ids)  # unknown ids: usage error before the slow probe
+    if config is not None and not config.is_file():
+        raise UsageError(f"--config {config} is not a file", None, "pass the path of a training config (.py)")
+    if dry_run and not fix:
+        raise UsageError("--dry-run needs --fix", None, "run 'mmfix doctor --fix --dry-run' to see the plan")
+    render.info("probing the target environment and this machine ...")
+    env = probe(python)
+    findings = diagnose(env, check_ids, config)
+    summary = summarize(findings, strict)
+    if as_json:
+        render.emit_json("mmfix.doctor/1", {"environment": env.to_dict(), "findings": findings, "summary": summary})
+    else:
+        _print_environment(env)
+        render.print_findings(findings, render.options().verbose)
+        render.console().print(
+            f"{summary['ok']} ok, {summary['warn']} warnings, {summary['fail']} failed, "
+            f"{summary['skip']} skipped, {summary['error']} check errors "
+            f"(probe {env.probe_seconds:.1f} s)",
+            markup=False,
+        )
+    if fix:
+        from mmfix.commands import fixplan
+
+        return fixplan.apply_fixes(env, findings, python=python, yes=yes, dry_run=dry_run)
+    return summary["exit_code"]

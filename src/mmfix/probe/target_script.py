@@ -1,0 +1,320 @@
+# Runs INSIDE the target interpreter (Python 3.6 - 3.13), stdlib only, never imports torch or mmcv.
+# Prints one JSON document on stdout. Sent by mmfix.probe.target; keep it 3.6-compatible:
+# no f-string "=", no walrus, no dataclasses, no "from __future__ import annotations".
+# The caller prepends the source of downstream_bounds.py, which defines read_mmcv_bounds(source).
+import ast
+import glob
+import json
+import os
+import platform
+import re
+import sys
+import sysconfig
+
+MMCV_DISTS = ("mmcv", "mmcv-full", "mmcv-lite")
+DOWNSTREAM = (
+    ("mmdet", "mmdet"),
+    ("mmsegmentation", "mmseg"),
+    ("mmpretrain", "mmpretrain"),
+    ("mmcls", "mmcls"),
+    ("mmdet3d", "mmdet3d"),
+    ("mmpose", "mmpose"),
+    ("mmocr", "mmocr"),
+    ("mmaction2", "mmaction"),
+    ("mmrotate", "mmrotate"),
+    ("mmengine", "mmengine"),
+)
+TOOLS = ("setuptools", "pip", "wheel", "ninja", "numpy", "packaging", "torchvision")
+
+
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def search_dirs():
+    seen = []
+    for p in sys.path:
+        if p and os.path.isdir(p) and p not in seen:
+            seen.append(os.path.abspath(p))
+    return seen
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().decode("utf-8", "replace")
+    except (IOError, OSError):
+        return None
+
+
+def header_value(text, key):
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        if line.lower().startswith(key.lower() + ":"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def find_distributions():
+    """name -> list of dicts (first on sys.path first)."""
+    found = {}
+    for d in search_dirs():
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".dist-info"):
+                meta_file = os.path.join(d, entry, "METADATA")
+                kind = "dist-info"
+            elif entry.endswith(".egg-info"):
+                meta_file = os.path.join(d, entry)
+                if os.path.isdir(meta_file):
+                    meta_file = os.path.join(meta_file, "PKG-INFO")
+                kind = "egg-info"
+            else:
+                continue
+            text = read_text(meta_file)
+            if not text:
+                continue
+            name = header_value(text, "Name")
+            version = header_value(text, "Version")
+            if not name:
+                continue
+            info = {
+                "name": norm(name),
+                "version": version,
+                "location": d,
+                "meta_dir": os.path.join(d, entry),
+                "kind": kind,
+            }
+            found.setdefault(norm(name), []).append(info)
+    return found
+
+
+def dist_files(info):
+    record = read_text(os.path.join(info["meta_dir"], "RECORD")) if info["kind"] == "dist-info" else None
+    if not record:
+        return None
+    files = []
+    for line in record.splitlines():
+        path = line.split(",", 1)[0]
+        if path:
+            files.append(path)
+    return files
+
+
+def wheel_tag(info):
+    if info["kind"] != "dist-info":
+        return None
+    text = read_text(os.path.join(info["meta_dir"], "WHEEL")) or ""
+    tags = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")]
+    return ".".join(tags) if tags else None
+
+
+def editable_location(info):
+    text = read_text(os.path.join(info["meta_dir"], "direct_url.json"))
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if data.get("dir_info", {}).get("editable"):
+        url = data.get("url", "")
+        if url.startswith("file://"):
+            return url[len("file://"):]
+    return None
+
+
+def package_dir(import_name):
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec(import_name)
+    except Exception:  # noqa: BLE001 - a broken finder is a fact, not a crash
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    locs = list(spec.submodule_search_locations)
+    return locs[0] if locs else None
+
+
+def ext_files_in(pkg_dir):
+    if not pkg_dir:
+        return []
+    pats = ("_ext*.so", "_ext*.pyd", "_ext*.dylib")
+    out = []
+    for pat in pats:
+        out.extend(glob.glob(os.path.join(pkg_dir, pat)))
+    return sorted(out)
+
+
+def mmcv_info(dists):
+    out = []
+    active_dir = package_dir("mmcv")
+    for name in MMCV_DISTS:
+        for info in dists.get(name, []):
+            files = dist_files(info)
+            editable = editable_location(info)
+            if files is not None:
+                ext = [
+                    os.path.normpath(os.path.join(info["location"], f))
+                    for f in files
+                    if re.match(r"^mmcv[/\\]_ext[^/\\]*\.(so|pyd|dylib)$", f)
+                ]
+                ext = [p for p in ext if os.path.exists(p)]
+                pkg = os.path.join(info["location"], "mmcv")
+                pkg = pkg if os.path.isdir(pkg) else active_dir
+                if editable or not any(f.startswith("mmcv/") or f.startswith("mmcv\\") for f in files):
+                    pkg = active_dir
+                    ext = ext or ext_files_in(pkg)
+            else:
+                pkg = active_dir
+                ext = ext_files_in(pkg)
+            installer = read_text(os.path.join(info["meta_dir"], "INSTALLER"))
+            out.append(
+                {
+                    "name": name,
+                    "version": info["version"],
+                    "location": info["location"],
+                    "package_dir": pkg,
+                    "wheel_tag": wheel_tag(info),
+                    "installer": installer.strip() if installer else None,
+                    "ext_files": ext,
+                    "editable": bool(editable) or info["kind"] == "egg-info",
+                }
+            )
+    return out
+
+
+def literal_assignments(path, names):
+    text = read_text(path)
+    out = {}
+    if text is None:
+        return out
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return out
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id in names:
+                try:
+                    out[target.id] = ast.literal_eval(node.value)
+                except ValueError:
+                    pass
+    return out
+
+
+def torch_info(dists):
+    pkg = package_dir("torch")
+    if not pkg:
+        return None
+    values = literal_assignments(os.path.join(pkg, "version.py"), ("__version__", "cuda", "hip"))
+    version = values.get("__version__")
+    if not version:
+        infos = dists.get("torch") or []
+        version = infos[0]["version"] if infos else None
+    if not version:
+        return None
+    abi = None
+    cmake = read_text(os.path.join(pkg, "share", "cmake", "Torch", "TorchConfig.cmake")) or ""
+    m = re.search(r"_GLIBCXX_USE_CXX11_ABI=(\d)", cmake)
+    if m:
+        abi = m.group(1) == "1"
+    include = os.path.join(pkg, "include")
+    lib = os.path.join(pkg, "lib")
+    site = os.path.dirname(pkg)
+    nv_inc = sorted(glob.glob(os.path.join(site, "nvidia", "*", "include")))
+    nv_lib = sorted(glob.glob(os.path.join(site, "nvidia", "*", "lib")))
+    try:
+        libs = sorted(os.listdir(lib))
+    except OSError:
+        libs = []
+    return {
+        "version": version,
+        "location": pkg,
+        "cuda": values.get("cuda"),
+        "hip": values.get("hip"),
+        "cxx11_abi": abi,
+        "include_dir": include if os.path.isdir(include) else None,
+        "lib_dir": lib if os.path.isdir(lib) else None,
+        "nvidia_include_dirs": nv_inc,
+        "nvidia_lib_dirs": nv_lib,
+        "libraries": [x for x in libs if x.endswith((".so", ".dll", ".dylib")) or ".so." in x],
+    }
+
+
+def downstream_info(dists):
+    out = []
+    for dist_name, import_name in DOWNSTREAM:
+        infos = dists.get(dist_name) or []
+        pkg = package_dir(import_name)
+        if not infos and not pkg:
+            continue
+        init = os.path.join(pkg, "__init__.py") if pkg else None
+        bounds = {}
+        if init and os.path.isfile(init) and import_name != "mmengine":
+            text = read_text(init)
+            if text:
+                try:
+                    bounds = read_mmcv_bounds(text) or {}  # noqa: F821 - prepended by the caller
+                except Exception:  # noqa: BLE001
+                    bounds = {}
+        version = infos[0]["version"] if infos else None
+        if version is None and pkg:
+            vals = literal_assignments(os.path.join(pkg, "version.py"), ("__version__",))
+            version = vals.get("__version__")
+        out.append(
+            {
+                "name": import_name,
+                "version": version or "unknown",
+                "location": pkg,
+                "init_file": init,
+                "mmcv_min": bounds.get("min"),
+                "mmcv_max": bounds.get("max"),
+                "max_inclusive": bounds.get("max_inclusive"),
+            }
+        )
+    return out
+
+
+def main():
+    dists = find_distributions()
+    packages = {}
+    for name in TOOLS:
+        infos = dists.get(name)
+        if infos and infos[0]["version"]:
+            packages[name] = infos[0]["version"]
+    paths = sysconfig.get_paths()
+    site = []
+    for key in ("purelib", "platlib"):
+        p = paths.get(key)
+        if p and p not in site:
+            site.append(p)
+    base_prefix = getattr(sys, "base_prefix", getattr(sys, "real_prefix", sys.prefix))
+    doc = {
+        "target": {
+            "executable": sys.executable,
+            "version": "%d.%d.%d" % sys.version_info[:3],
+            "implementation": platform.python_implementation().lower(),
+            "platform": sys.platform,
+            "machine": platform.machine(),
+            "prefix": sys.prefix,
+            "is_venv": sys.prefix != base_prefix,
+            "conda_prefix": os.environ.get("CONDA_PREFIX"),
+            "site_packages": site,
+            "packages": packages,
+        },
+        "torch": torch_info(dists),
+        "mmcv": mmcv_info(dists),
+        "downstream": downstream_info(dists),
+    }
+    sys.stdout.write(json.dumps(doc))
+    sys.stdout.write("\n")
+
+
+main()

@@ -1,0 +1,41 @@
+"""The command line as a user meets it: exit codes and one-line errors (no tracebacks)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def mmfix(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mmfix", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_version():
+    r = mmfix("--version")
+    assert r.returncode == 0 and r.stdout.startswith("mmfix ")
+
+
+@pytest.mark.parametrize("args", [["doctor", "--python", "/no/such/python"], ["doctor", "--check", "no-such-id"]])
+def test_usage_errors_are_one_line_exit_2(args):
+    r = mmfix(*args)
+    assert r.returncode == 2
+    lines = [line for line in r.stderr.splitlines() if line.startswith("mmfix: error:")]
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+
+
+def test_doctor_json_on_this_interpreter():
+    r = mmfix("doctor", "--python", sys.executable, "--json")
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == "mmfix.doctor/1"
+    assert {"environment", "findings", "summary"} <= set(doc)
+    assert r.returncode == doc["summary"]["exit_code"]
+    ids = [f["id"] for f in doc["findings"]]
+    assert "mmcv-ops-missing" in ids and len(ids) == len(set(ids))
+
+
+def test_doctor_list():
+    r = mmfix("doctor", "--list")
+    assert r.returncode == 0 and "mmcv-ops-missing" in r.stdout
