@@ -98,7 +98,14 @@ def _log_path(log: Path | None, version: str) -> Path:
 
 
 def _build_with_progress(plan: BuildPlan, src: Path, log: Path) -> BuildResult:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     opts = render.options()
     if opts.quiet:

@@ -100,3 +100,17 @@ def named_arches(torch_version: str | None) -> dict[str, str]:
 def supported_arches(torch_version: str | None) -> tuple[str, ...]:
     """Arches ("8.6", "9.0a") the given torch's cpp_extension accepts; newest table when None."""
     return _row(torch_version)[1]
+
+# Which official torch builds still ship kernels for an old sm (torch.cuda.get_arch_list() of the
+# wheels; reported, not checked here). Used to name the way out when nvcc refuses an arch.
+OLD_ARCH_TORCH_BUILDS: dict[int, str] = {
+    30: "no official torch wheel since 1.3 (build torch from source with CUDA <= 10.2)",
+    32: "no official torch wheel (Jetson TK1; build torch from source with CUDA <= 10.2)",
+    35: "torch <= 1.12 cu102/cu113 wheels",
+    37: "torch <= 2.0 wheels built for CUDA 11.x (cu117/cu118)",
+    50: "torch wheels built for CUDA 11.x/12.x",
+    52: "torch wheels built for CUDA 11.x/12.x",
+    60: "torch wheels built for CUDA 11.x/12.x",
+    61: "torch wheels built for CUDA 11.x/12.x",
+    70: "torch wheels built for CUDA 11.x/12.x",
+}
