@@ -42,19 +42,21 @@ def _python_of(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def make_opsless_venv(venv: Path) -> Path:
-    """Create ``venv`` with torch 2.13.0 CPU, the newest setuptools and the ops-less mmcv 2.2.0.
+def make_opsless_venv(venv: Path, torch_req: str = TORCH_CPU, fresh: bool = True) -> Path:
+    """Create ``venv`` with ``torch_req``, the newest setuptools and the ops-less mmcv 2.2.0.
 
-    Returns the venv's python. Raises RuntimeError with pip's output when a step fails.
+    ``fresh=False`` keeps an existing venv and only adds what is missing. Returns the venv's
+    python. Raises RuntimeError with pip's output when a step fails.
     """
     base = Path(os.environ.get("MMFIX_E2E_PYTHON", PY311))
-    if venv.exists():
+    if fresh and venv.exists():
         shutil.rmtree(venv)
-    _run([str(base), "-m", "venv", str(venv)])
+    if not _python_of(venv).exists():
+        _run([str(base), "-m", "venv", str(venv)])
     py = str(_python_of(venv))
     pip = [py, "-m", "pip", "install", "-q"]
     _run([*pip, "-U", "pip", "setuptools", "wheel"])
-    _run([*pip, TORCH_CPU, "ninja", "numpy"])
+    _run([*pip, torch_req, "ninja", "numpy"])
     # The isolated build of mmcv's sdist imports pkg_resources: allow it setuptools<82 there only.
     constraints = venv / "build-constraints.txt"
     lines = ["setuptools<82"]
@@ -128,3 +130,19 @@ def rebuilt_env(mmfix_cmd: list[str]) -> Path:
 
 
 REBUILD_RESULT: dict[str, object] = {}
+
+TORCH_CUDA = "torch==2.14.1"
+
+
+@pytest.fixture(scope="session")
+def cuda_env() -> Path:
+    """A venv with torch 2.14.1+cu130 (5.5 GB, from this machine's disk), the ops-less mmcv 2.2.0
+    and PyPI's cuobjdump (nvidia-cuda-cuobjdump); cached, topped up when incomplete."""
+    venv = CACHE / "venv-cuda-py311"
+    with FileLock(str(CACHE / "venv-cuda-py311.lock")):
+        py = _python_of(venv)
+        probe = "import importlib.metadata as m; assert m.version('torch').startswith('2.14.1'); m.version('mmcv')"
+        if not py.exists() or subprocess.run([str(py), "-c", probe], capture_output=True).returncode:
+            make_opsless_venv(venv, TORCH_CUDA, fresh=False)
+        _run([str(py), "-m", "pip", "install", "-q", "nvidia-cuda-cuobjdump"])
+    return py

@@ -35,6 +35,7 @@ setup(name="mmcv", version="{version}", packages=["mmcv"])
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MMFIX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 def _pkg(root: Path, version: str, fail: bool = False) -> Path:
@@ -135,6 +136,9 @@ def test_install_replaces_and_restore_puts_back(tmp_path, target):
     assert _installed(target).version == "2.2.0"  # type: ignore[union-attr]
     entry = last_install_entry(str(target))
     assert entry is not None and entry["previous"][0]["version"] == "2.1.0"
+    from mmfix.patching import install_journal
+
+    assert install_journal(str(target)).entries()[-1]["entry"] == entry["entry"]
     assert restore_previous(entry) == ["mmcv 2.1.0"]
     assert _installed(target).version == "2.1.0"  # type: ignore[union-attr]
     assert init.read_bytes() == original
