@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,23 +114,30 @@ def mmfix_cmd() -> list[str]:
 def rebuilt_env(mmfix_cmd: list[str]) -> Path:
     """A second ops-less venv in which ``mmfix rebuild --cpu --mmcv-version 2.2.0 --yes`` ran once.
 
-    The rebuild's exit code, output and time are kept in ``rebuilt_env.result`` style attributes
-    on the fixture's module (``REBUILD_RESULT``) for the tests to assert on.
+    The rebuild's exit code and output are in the ``rebuild_result`` fixture.
     """
     py = ensure_opsless_env("venv-rebuild-py311")
     # always start from the ops-less state: a previous session may have rebuilt it
     if not _healthy_opsless(py):  # pragma: no cover - ensure_opsless_env just made it so
         raise RuntimeError("rebuild venv is not in the ops-less state")
+    t0 = time.monotonic()
     cp = subprocess.run(
         [*mmfix_cmd, "--no-color", "rebuild", "--python", str(py), "--cpu", "--mmcv-version", "2.2.0",
          "--yes", "--log", str(REBUILD_LOG)],
         capture_output=True, text=True, timeout=3600,
     )
-    REBUILD_RESULT.update(returncode=cp.returncode, stdout=cp.stdout, stderr=cp.stderr)
+    REBUILD_RESULT.update(returncode=cp.returncode, stdout=cp.stdout, stderr=cp.stderr,
+                          seconds=round(time.monotonic() - t0))
     return py
 
 
 REBUILD_RESULT: dict[str, object] = {}
+
+
+@pytest.fixture(scope="session")
+def rebuild_result(rebuilt_env: Path) -> dict[str, object]:
+    """returncode, stdout, stderr of the one ``mmfix rebuild`` run by ``rebuilt_env``."""
+    return REBUILD_RESULT
 
 TORCH_CUDA = "torch==2.14.1"
 
