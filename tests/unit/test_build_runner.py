@@ -164,3 +164,54 @@ def test_list_archs_parses_cuobjdump_output(tmp_path):
 
 def test_python_is_real():
     assert Path(sys.executable).exists()
+
+
+INTERRUPT_SCRIPT = """
+import sys
+from pathlib import Path
+from mmfix.build.plan import BuildPlan
+from mmfix.build.runner import run_build
+plan = BuildPlan(python=sys.argv[1], mmcv_version="2.2.0", dist_name="mmcv", cuda=False, arch_list=None,
+                 arch_source="-", jobs=1, env={}, unset=(), path_prepend=(), patches=(), env_changes=(),
+                 blockers=(), notes=())
+try:
+    run_build(plan, Path(sys.argv[2]), Path(sys.argv[3]))
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupt_stops_the_build_group(tmp_path, target, sig):
+    import signal
+
+    src = tmp_path / "mmcv-2.2.0"
+    (src / "mmcv").mkdir(parents=True)
+    marker = tmp_path / "compiler.pid"
+    (src / "setup.py").write_text(
+        "import os, subprocess, sys, time\n"
+        "if 'bdist_wheel' in sys.argv:\n"
+        f"    p = subprocess.Popen(['sleep', '300']); open({str(marker)!r}, 'w').write(str(p.pid))\n"
+        "    print('[1/2] c++ -c a.cpp', flush=True); time.sleep(300)\n"
+        "from setuptools import setup; setup(name='mmcv', version='2.2.0', packages=['mmcv'])\n"
+    )
+    script = tmp_path / "drive.py"
+    script.write_text(INTERRUPT_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
+    # restore default SIGINT handling in the child (background shells may ignore it)
+    drv = subprocess.Popen([sys.executable, str(script), str(target), str(src), str(tmp_path / "log")],
+                           stdout=subprocess.PIPE, text=True, env=env,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler))
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker.exists(), "the fake compiler never started"
+    time.sleep(0.5)
+    drv.send_signal(getattr(signal, sig))
+    out, _ = drv.communicate(timeout=60)
+    assert "interrupted" in out
+    child = int(marker.read_text())
+    stat = Path(f"/proc/{child}/stat")
+    time.sleep(0.3)
+    assert not stat.exists() or stat.read_text().split(")")[-1].split()[0] == "Z"
+    assert "interrupted" in (tmp_path / "log").read_text()

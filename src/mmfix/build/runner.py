@@ -112,6 +112,7 @@ def run_build(
         for k in sorted(plan.env):
             log.write(f"# {k}={env.get(k, '')}\n")
         log.flush()
+        old_term = _raise_on_sigterm()
         proc = subprocess.Popen(
             argv, cwd=str(src), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True, text=True, encoding="utf-8", errors="replace", bufsize=1,
@@ -130,14 +131,34 @@ def run_build(
             rc = proc.wait()
         except KeyboardInterrupt:
             stop_group(proc)
-            log.write("\n# interrupted (Ctrl-C): build stopped, nothing installed\n")
+            log.write("\n# interrupted (Ctrl-C / SIGTERM): build stopped, nothing installed\n")
             raise
+        finally:
+            _restore_sigterm(old_term)
     seconds = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     wheels = sorted(wheel_dir.glob("*.whl"))
     ok = rc == 0 and bool(wheels)
     return BuildResult(ok, rc, log_path, src, wheels[0] if wheels else None, seconds, cpu, done, total)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _raise_on_sigterm() -> object:
+    """While building, SIGTERM acts like Ctrl-C (so ``kill`` also stops the compilers)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _restore_sigterm(old: object) -> None:
+    if old is not None:
+        signal.signal(signal.SIGTERM, old)  # type: ignore[arg-type]
 
 
 def stop_group(proc: subprocess.Popen[str], grace: float = 10.0) -> None:

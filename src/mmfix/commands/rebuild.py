@@ -274,3 +274,12 @@ def _try_wheel(env: Environment, mmcv_version: str | None, yes: bool, as_json: b
         return None
     render.info(f"a prebuilt wheel matches: {found}; use `mmfix wheels --install`")
     return None
+
+
+def run_for_doctor(python: str | None, *, dry_run: bool, yes: bool, as_json: bool = False) -> int:
+    """``mmfix doctor --fix`` for findings whose fix is a rebuild (auto_fix == "rebuild"): the same
+    plan as ``mmfix rebuild`` with its defaults (arch from the visible GPUs or the portable list;
+    CPU ops when torch has no CUDA; mmcv version: the installed one). Returns the exit code."""
+    return run(python=python, arch=None, cpu=False, source=None, git=None, mmcv_version=None, jobs=None,
+               threads_per_block=None, prefer_wheel=None, allow_unsupported_compiler=False, dry_run=dry_run,
+               yes=yes, log=None, as_json=as_json)
