@@ -161,3 +161,12 @@ def test_max_jobs():
     assert max_jobs(64, 8 * GIB, "cuda") == 4
     assert max_jobs(4, 1 * GIB, "cuda") == 1
     assert max_jobs(4, None, "cpu") == 4
+
+
+def test_windows_cpu_plan_sets_distutils_use_sdk(tmp_path):
+    env = _env(tmp_path, torch_version="2.13.0+cpu", cuda=None)
+    env = replace(env, target=replace(env.target, platform="win32"))
+    p = make_plan(env, mmcv_version="2.2.0", cpu=True)
+    # without Windows facts (no VS found) the MSVC plan cannot be made: a blocker, never a crash
+    assert p.env.get("DISTUTILS_USE_SDK") == "1"
+    assert [b.id for b in p.blockers] in ([], ["msvc-missing"])

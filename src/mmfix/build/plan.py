@@ -19,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 from mmfix.build import arch as archmod
 from mmfix.build.toolkit import missing_math_headers, nvidia_wheel_dirs, resolve_toolkit_root
-from mmfix.errors import RefusedError
+from mmfix.errors import MmfixError, RefusedError
 from mmfix.knowledge import cuda as kcuda
 from mmfix.model import Environment, TorchInfo
 
@@ -253,7 +253,7 @@ def make_plan(
             if allow_unsupported_compiler:
                 extra.append("-allow-unsupported-compiler")
             if env.target.platform == "win32":
-                extra += _msvc(env, nvcc_ver, allow_unsupported_compiler, build_env, notes)
+                extra += _msvc(env, nvcc_ver, allow_unsupported_compiler, build_env, notes, blockers)
             args = " ".join(filter(None, [cuda_args, *extra]))
             if args:
                 build_env["MMCV_CUDA_ARGS"] = args
@@ -262,6 +262,8 @@ def make_plan(
     else:
         unset += ["TORCH_CUDA_ARCH_LIST", "FORCE_CUDA", "MMCV_CUDA_ARGS"]
         build_env["CUDA_VISIBLE_DEVICES"] = ""  # mmcv builds CUDA ops whenever a GPU is visible
+        if env.target.platform == "win32":
+            _msvc(env, None, allow_unsupported_compiler, build_env, notes, blockers)
 
     kind = "cuda" if use_cuda else "cpu"
     n_jobs = jobs if jobs else max_jobs(host.cpu_count, host.memory_available_bytes, kind)
@@ -334,16 +336,25 @@ def _compiler_rules(env: Environment, cuda: str | None, allow: bool, build_env: 
                                 f"install gcc-{limit} (it is then picked up), or pass --allow-unsupported-compiler at your risk"))
 
 
-def _msvc(env: Environment, cuda: str | None, allow: bool, build_env: dict[str, str], notes: list[str]) -> list[str]:
-    """Windows: the windows helper's MSVC plan (toolset, DISTUTILS_USE_SDK, nvcc flags)."""
+def _msvc(env: Environment, cuda: str | None, allow: bool, build_env: dict[str, str], notes: list[str],
+          blockers: list[Blocker]) -> list[str]:
+    """Windows: the windows helper's MSVC plan (toolset, captured vcvars variables incl.
+    DISTUTILS_USE_SDK=1, nvcc flags such as -Xcompiler /Zc:preprocessor for CUDA >= 13)."""
     try:
         from mmfix.build.msvc import plan_msvc  # type: ignore[attr-defined]
     except ImportError:
         build_env["DISTUTILS_USE_SDK"] = "1"
         notes.append("msvc planning unavailable in this build of mmfix: DISTUTILS_USE_SDK=1 only")
         return []
-    mp = plan_msvc(env, cuda, allow)
-    build_env.update(getattr(mp, "env", {}) or {})
-    for n in getattr(mp, "notes", ()) or ():
-        notes.append(str(n))
+    try:
+        mp = plan_msvc(env, cuda, allow)
+    except MmfixError as exc:
+        build_env["DISTUTILS_USE_SDK"] = "1"
+        blockers.append(Blocker("msvc-missing", exc.what + (f": {exc.why}" if exc.why else ""),
+                                exc.fix or "open an x64 Native Tools prompt of a supported Visual Studio"))
+        return []
+    build_env.update(dict(getattr(mp, "env_additions", {}) or {}))
+    build_env.setdefault("DISTUTILS_USE_SDK", "1")
+    notes.append(f"MSVC toolset {getattr(mp, 'toolset', '?')} (_MSC_VER {getattr(mp, 'msc_ver', '?')})")
+    notes.extend(str(w) for w in (getattr(mp, "warnings", ()) or ()))
     return list(getattr(mp, "nvcc_flags", ()) or ())

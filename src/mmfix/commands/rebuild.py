@@ -259,21 +259,26 @@ def _print_table(before: Environment, after: Environment, ver: Any) -> None:
 
 
 def _try_wheel(env: Environment, mmcv_version: str | None, yes: bool, as_json: bool) -> int | None:
-    """--prefer-wheel: install a matching prebuilt wheel (wheels helper) instead of building."""
+    """--prefer-wheel: install a matching prebuilt wheel (the wheels helper's index search) instead of
+    building; None when no wheel fits (then the build goes on)."""
     try:
-        from mmfix.wheels import find_wheel  # type: ignore[attr-defined]
+        from mmfix.wheels import find_wheel, install_from_index  # type: ignore[attr-defined]
     except ImportError:
         render.info("prebuilt wheel lookup unavailable in this build of mmfix: building from source")
         return None
-    try:
-        found = find_wheel(env, mmcv_version=mmcv_version)
-    except TypeError:
-        found = find_wheel(env)
-    if not found:
-        render.info("no matching prebuilt wheel: building from source")
+    search = find_wheel(env, mmcv_version=mmcv_version)
+    chosen = getattr(search, "chosen", None)
+    if not chosen:
+        render.info("no prebuilt mmcv wheel matches this torch/CUDA/Python: building from source")
         return None
-    render.info(f"a prebuilt wheel matches: {found}; use `mmfix wheels --install`")
-    return None
+    render.info(f"installing the prebuilt wheel {getattr(chosen, 'filename', chosen)} instead of building")
+    done = install_from_index(chosen, env, yes=yes)
+    ok = bool(getattr(done, "ok", False))
+    if as_json:
+        render.emit_json(SCHEMA, {"result": "wheel-installed" if ok else "verify-failed", "wheel": done})
+    elif getattr(done, "verify", None) is not None:
+        _print_table(env, _probe(env.target.executable), done.verify)
+    return EXIT_OK if ok else EXIT_PROBLEMS
 
 
 def run_for_doctor(python: str | None, *, dry_run: bool, yes: bool, as_json: bool = False) -> int:
