@@ -215,3 +215,15 @@ def test_interrupt_stops_the_build_group(tmp_path, target, sig):
     time.sleep(0.3)
     assert not stat.exists() or stat.read_text().split(")")[-1].split()[0] == "Z"
     assert "interrupted" in (tmp_path / "log").read_text()
+
+
+def test_failed_build_is_named_not_dumped(tmp_path):
+    from mmfix.commands.rebuild import _explain
+
+    log = tmp_path / "b.log"
+    body = [f"  compiling file{i}.cpp" for i in range(2000)]
+    body[1500] = "c++: error: unrecognized command-line option '-fmmfix-no-such-flag'"
+    log.write_text("# mmfix rebuild\n" + "\n".join(body) + "\nninja: build stopped: subcommand failed.\n")
+    named = _explain(log)
+    assert 0 < len(named) <= 8
+    assert any("-fmmfix-no-such-flag" in ln for ln in named)

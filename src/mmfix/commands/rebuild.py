@@ -74,20 +74,21 @@ def plan_lines(plan: BuildPlan, origin: str, log: Path) -> list[str]:
 
 
 def _explain(log: Path) -> list[str]:
-    """The named problems of a failed build log (explain catalog), else its last error lines."""
+    """The named problems of a failed build log (explain catalog: matches in rank order, then the
+    first error lines no signature explains); without explain, the log's last error lines."""
     try:
-        from mmfix.explain import explain_file  # type: ignore[attr-defined]
-    except ImportError:
-        explain_file = None
-    if explain_file is not None:
-        try:
-            matches = list(explain_file(log).matches)
-        except Exception:  # noqa: BLE001 - explaining must not hide the build failure
-            matches = []
-        if matches:
-            return [f"{m.id} (log line {m.line}): {m.text.strip()[:200]}\n  fix: {m.fix}" for m in matches[:3]]
+        from mmfix.explain import explain_file  # type: ignore[attr-defined,unused-ignore]
+
+        result = explain_file(log)
+    except Exception:  # noqa: BLE001 - explaining (or its absence) must not hide the build failure
+        result = None
+    if result is not None:
+        lines = [f"{m.id} (log line {m.line}): {m.text.strip()[:200]}\n    fix: {m.fix}" for m in result.matches[:3]]
+        lines += [f"error (log line {e.line}): {e.text[:200]}" for e in getattr(result, "unmatched", ())[:3]]
+        if lines:
+            return lines
     text = log.read_text(errors="replace").splitlines()
-    errs = [ln for ln in text if "error" in ln.lower() and not ln.startswith("#")]
+    errs = [ln.strip() for ln in text if "error" in ln.lower() and not ln.startswith("#")]
     return (errs or text)[-8:]
 
 
