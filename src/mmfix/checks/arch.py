@@ -131,7 +131,8 @@ def cuda_args_override_arch(ctx: CheckContext) -> Outcome:
     return warn(
         f"MMCV_CUDA_ARGS='{args}' contains {' '.join(removed)}: torch then ignores TORCH_CUDA_ARCH_LIST "
         "and builds kernels only for those archs",
-        fix=f"export MMCV_CUDA_ARGS='{rest}' (mmfix rebuild drops the arch flags for its build)",
+        fix=(f"export MMCV_CUDA_ARGS='{rest}'" if rest else "unset MMCV_CUDA_ARGS")
+        + " (mmfix rebuild drops the arch flags for its build)",
         auto_fix="rebuild",
         removed=removed,
     )
