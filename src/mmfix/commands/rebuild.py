@@ -154,8 +154,8 @@ def run(
     """Run ``mmfix rebuild``; returns the exit code. Raises MmfixError subclasses for one-line errors."""
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs} is not a job count", fix="pass --jobs 1 or more")
-    if threads_per_block is not None and not (32 <= threads_per_block <= 1024 and threads_per_block % 32 == 0):
-        raise UsageError(f"--threads-per-block {threads_per_block} is out of range", "it must be a multiple of 32 in 32..1024",
+    if threads_per_block is not None and threads_per_block not in (32, 64, 128, 256, 512, 1024):
+        raise UsageError(f"--threads-per-block {threads_per_block} is out of range", "it must be a power of two in 32..1024",
                          "for example --threads-per-block 256")
     if arch is not None:  # malformed lists fail before anything is probed or downloaded
         from mmfix.build.arch import parse_arch_list
