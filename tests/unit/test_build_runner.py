@@ -191,7 +191,9 @@ def test_interrupt_stops_the_build_group(tmp_path, target, sig):
     (src / "setup.py").write_text(
         "import os, subprocess, sys, time\n"
         "if 'bdist_wheel' in sys.argv:\n"
-        f"    p = subprocess.Popen(['sleep', '300']); open({str(marker)!r}, 'w').write(str(p.pid))\n"
+        # like ninja: the compiler in its own process group (only the session reaches it)
+        f"    p = subprocess.Popen(['sleep', '300'], preexec_fn=os.setpgrp)\n"
+        f"    open({str(marker)!r}, 'w').write(str(p.pid))\n"
         "    print('[1/2] c++ -c a.cpp', flush=True); time.sleep(300)\n"
         "from setuptools import setup; setup(name='mmcv', version='2.2.0', packages=['mmcv'])\n"
     )

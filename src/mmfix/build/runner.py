@@ -10,6 +10,7 @@ output goes to a log file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -161,22 +162,38 @@ def _restore_sigterm(old: object) -> None:
         signal.signal(signal.SIGTERM, old)  # type: ignore[arg-type]
 
 
-def stop_group(proc: subprocess.Popen[str], grace: float = 10.0) -> None:
-    """SIGTERM the process group of ``proc`` (pip, ninja, compilers), SIGKILL after ``grace`` s."""
-    try:
-        pgid = os.getpgid(proc.pid)
-    except ProcessLookupError:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def session_members(sid: int) -> list[int]:
+    """PIDs in session ``sid`` (Linux /proc; empty elsewhere). ninja starts every command in its
+    own process group, so the compilers are reached through the session, not pip's group."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            return
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 3 and fields[3] == str(sid):  # state ppid pgrp session ...
+            out.append(int(stat.parent.name))
+    return out
+
+
+def stop_group(proc: subprocess.Popen[str], grace: float = 10.0) -> None:
+    """Stop the build started by ``run_build`` (its own session): SIGTERM to pip's process group
+    and every process of the session (ninja's compilers), SIGKILL after ``grace`` seconds."""
+    sid = proc.pid  # start_new_session: pip leads its session and group
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(sid, sig)
+        for pid in session_members(sid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
         try:
             proc.wait(timeout=grace)
-            return
         except subprocess.TimeoutExpired:
             continue
+        if sig == signal.SIGTERM and session_members(sid):
+            time.sleep(min(grace, 2.0))  # let the compilers go, then make sure
+            continue
+        return
 
 
 def find_ccache() -> str | None:
