@@ -63,6 +63,8 @@ def save_install(dist: MmcvDist, into: Path) -> Path | None:
     base = Path(dist.location)
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for rel in files:
+            if rel.startswith(("..", "/")):
+                continue  # outside site-packages (console scripts): mmcv ships none
             p = (base / rel).resolve()
             if p.is_file() and "__pycache__" not in p.parts:
                 zf.write(p, rel)
