@@ -170,3 +170,26 @@ def test_windows_cpu_plan_sets_distutils_use_sdk(tmp_path):
     # without Windows facts (no VS found) the MSVC plan cannot be made: a blocker, never a crash
     assert p.env.get("DISTUTILS_USE_SDK") == "1"
     assert [b.id for b in p.blockers] in ([], ["msvc-missing"])
+
+
+def test_glibc_fix_header_with_real_nvcc(tmp_path):
+    """The force-include spelling and effect, checked with the real nvcc's preprocessor."""
+    import shutil
+    import subprocess
+
+    from mmfix.build.plan import GLIBC_FIX_HEADER
+    from mmfix.build.toolkit import resolve_toolkit_root
+
+    nvcc = shutil.which("nvcc")
+    root = resolve_toolkit_root(nvcc) if nvcc else None
+    if root is None:
+        pytest.skip("no nvcc here")
+    (tmp_path / "fix.h").write_text(GLIBC_FIX_HEADER)
+    (tmp_path / "x.cu").write_text("#include <math.h>\nint v = __GLIBC_USE_IEC_60559_FUNCS_EXT;\n")
+    p = make_plan(_env(tmp_path / "e", glibc="2.41", nvcc="12.8", cuda="12.8", torch_version="2.7.0+cu128"),
+                  mmcv_version="2.2.0", arch="9.0")
+    flags = p.env["MMCV_CUDA_ARGS"].replace("{build}", str(tmp_path)).split()
+    cp = subprocess.run([str(root / "bin" / "nvcc"), "-E", *flags, str(tmp_path / "x.cu")],
+                        capture_output=True, text=True, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    assert "int v = 0;" in cp.stdout
