@@ -19,6 +19,7 @@ def _toolkit(tmp: Path, headers: bool) -> Path:
     (root / "bin").mkdir(parents=True)
     (root / "bin" / "nvcc").write_text("")
     (root / "include").mkdir()
+    (root / "include" / "cuda_runtime.h").write_text("")
     if headers:
         for h in ("cusparse.h", "cublas_v2.h", "cusolverDn.h", "curand.h", "cufft.h"):
             (root / "include" / h).write_text("")
@@ -184,7 +185,7 @@ def test_glibc_fix_header_with_real_nvcc(tmp_path):
     root = resolve_toolkit_root(nvcc) if nvcc else None
     if root is None:
         pytest.skip("no nvcc here")
-    (tmp_path / "fix.h").write_text(GLIBC_FIX_HEADER)
+    (tmp_path / "mmfix_glibc_cuda_fix.h").write_text(GLIBC_FIX_HEADER)
     (tmp_path / "x.cu").write_text("#include <math.h>\nint v = __GLIBC_USE_IEC_60559_FUNCS_EXT;\n")
     p = make_plan(_env(tmp_path / "e", glibc="2.41", nvcc="12.8", cuda="12.8", torch_version="2.7.0+cu128"),
                   mmcv_version="2.2.0", arch="9.0")

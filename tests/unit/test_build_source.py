@@ -151,6 +151,7 @@ def test_wrapper_script_leads_to_toolkit(tmp_path):
     root = tmp_path / "cuda-13.0"
     (root / "bin").mkdir(parents=True)
     (root / "include").mkdir()
+    (root / "include" / "cuda_runtime.h").write_text("")
     (root / "include" / "cusparse.h").write_text("")
     (root / "bin" / "nvcc").write_text("\x7fELF")
     wrap = tmp_path / "usr" / "bin" / "nvcc"
@@ -160,6 +161,10 @@ def test_wrapper_script_leads_to_toolkit(tmp_path):
     link.symlink_to(wrap)
     assert resolve_toolkit_root(link) == root
     assert resolve_toolkit_root(root / "bin" / "nvcc") == root
+    # a wrapper script in <prefix>/bin with <prefix>/include present is no toolkit
+    (tmp_path / "usr" / "include").mkdir()
+    (tmp_path / "usr" / "include" / "cuda_runtime.h").write_text("")
+    assert resolve_toolkit_root(wrap) == root
     assert missing_math_headers(root) == ["cublas_v2.h", "cusolverDn.h", "curand.h", "cufft.h"]
     (tmp_path / "junk").write_text("not a script")
     assert resolve_toolkit_root(tmp_path / "junk") is None
@@ -170,4 +175,4 @@ def test_real_nvcc_wrapper_if_present():
     if not wrapper.is_file():
         pytest.skip("no /usr/local/bin/nvcc on this machine")
     root = resolve_toolkit_root(wrapper)
-    assert root is not None and (root / "bin" / "nvcc").is_file()
+    assert root is not None and (root / "bin" / "nvcc").is_file() and root != Path("/usr/local")

@@ -18,7 +18,16 @@ _EXEC_LINE = re.compile(r"""^\s*exec\s+(?:"([^"]+)"|'([^']+)'|(\S+))""", re.M)
 
 
 def _is_toolkit(root: Path) -> bool:
-    return (root / "bin" / "nvcc").is_file() and (root / "include").is_dir()
+    """A toolkit has the CUDA runtime header and an nvcc that is no wrapper script (a wrapper in
+    /usr/local/bin would make /usr/local look like one: torch's own mistake)."""
+    nvcc = root / "bin" / "nvcc"
+    if not nvcc.is_file() or not (root / "include" / "cuda_runtime.h").is_file():
+        return False
+    try:
+        with open(nvcc, "rb") as fh:
+            return fh.read(2) != b"#!"
+    except OSError:
+        return False
 
 
 def resolve_toolkit_root(nvcc: str | os.PathLike[str], depth: int = 4) -> Path | None:
