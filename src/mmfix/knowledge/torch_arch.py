@@ -3,7 +3,7 @@
 
 Each row: the first torch release with that table, its ``named_arches`` (in torch's own order: combined
 names first, because torch expands them by plain string replacement) and its ``supported_arches``.
-Sources: torch 2.13.0's cpp_extension.py (read from the wheel); 1.3-1.5, 1.7, 2.0 read from copies of
+Sources: torch 2.13.0's and 2.14.1's cpp_extension.py (read from the wheels; tested against them); 1.3-1.5, 1.7, 2.0 read from copies of
 the file in public repositories; the 1.6 / 1.12 / 2.1 / 2.6 / 2.9 steps follow the catalog's table
 ("named arches grew by version"). A release between two rows uses the older row.
 """
@@ -67,6 +67,14 @@ TORCH_ARCH_TABLE: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]
          ("Blackwell+Tegra", "11.0"), ("Blackwell", "10.0;10.3;12.0;12.1+PTX")),
         (*_BASE, "8.0", "8.6", "8.7", "8.9", "9.0", "9.0a", "10.0", "10.0a", "11.0", "11.0a",
          "10.3", "10.3a", "12.0", "12.0a", "12.1", "12.1a"),
+    ),
+    (
+        "2.14",  # read from the torch 2.14.1 wheel: Rubin (10.7)
+        (*_KEPLER_TO_TURING, ("Volta+Tegra", "7.2"), ("Volta", "7.0+PTX"), ("Turing", "7.5+PTX"),
+         ("Ampere+Tegra", "8.7"), ("Ampere", "8.0;8.6+PTX"), ("Ada", "8.9+PTX"), ("Hopper", "9.0+PTX"),
+         ("Blackwell+Tegra", "11.0"), ("Blackwell", "10.0;10.3;12.0;12.1+PTX"), ("Rubin", "10.7+PTX")),
+        (*_BASE, "8.0", "8.6", "8.7", "8.9", "9.0", "9.0a", "10.0", "10.0a", "11.0", "11.0a",
+         "10.3", "10.3a", "10.7", "10.7a", "12.0", "12.0a", "12.1", "12.1a"),
     ),
 )
 
