@@ -208,7 +208,10 @@ def run(
             for ln in named:
                 render.err_console().print("  " + ln, markup=False)
         return EXIT_PROBLEMS
-    render.info(f"built {result.wheel.name if result.wheel else '?'} in {result.seconds:.0f} s")
+    cores = env.host.cpu_count or 1
+    render.info(f"built {result.wheel.name if result.wheel else '?'} in {result.seconds:.0f} s "
+                f"({result.steps_total} compile steps, cpu {result.cpu_seconds:.0f} s, "
+                f"core utilisation {result.cpu_seconds / max(result.seconds * cores, 1e-9):.2f} of {cores})")
     from mmfix.build.install import install_wheel
     from mmfix.build.verify import verify_install
 
