@@ -194,3 +194,13 @@ def test_glibc_fix_header_with_real_nvcc(tmp_path):
                         capture_output=True, text=True, timeout=120)
     assert cp.returncode == 0, cp.stderr
     assert "int v = 0;" in cp.stdout
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("__version__ = '2.14.1+cu130'\ncuda: Optional[str] = '13.0'\nhip: Optional[str] = None\n", "13.0"),
+    ("__version__ = '1.13.1'\ncuda = '11.7'\n", "11.7"),
+    ("__version__ = '2.13.0+cpu'\ncuda: Optional[str] = None\n", None),
+])
+def test_torch_cuda_from_version_py(tmp_path, text, want):
+    (tmp_path / "version.py").write_text(text)
+    assert torch_cuda(TorchInfo("2.5.1", str(tmp_path))) == want

@@ -90,12 +90,20 @@ def _v(text: str | None) -> Version | None:
 
 
 def torch_cuda(torch: TorchInfo | None) -> str | None:
-    """The CUDA release torch was built for: ``torch.version.cuda``, else the local version tag
-    ("2.14.1+cu130" -> "13.0", "+cu118" -> "11.8"). None for CPU and ROCm builds."""
+    """The CUDA release torch was built for: ``torch.version.cuda`` as probed, else read from
+    ``torch/version.py`` (``cuda: Optional[str] = '13.0'`` in torch >= 2.x, ``cuda = '11.8'`` before),
+    else the local version tag ("2.14.1+cu130" -> "13.0"). None for CPU and ROCm builds."""
     if torch is None or torch.hip:
         return None
     if torch.cuda:
         return torch.cuda
+    try:
+        text = (Path(torch.location) / "version.py").read_text(errors="replace")
+    except OSError:
+        text = ""
+    m = re.search(r"^cuda\s*(?::[^=]*)?=\s*['\"]([\d.]+)['\"]", text, re.M)
+    if m:
+        return m.group(1)
     m = re.search(r"\+cu(\d+)(\d)$", torch.version)
     return f"{m.group(1)}.{m.group(2)}" if m else None
 
