@@ -195,7 +195,10 @@ TORCH_RULES: list[dict] = [
                     1,
                 ),
             ),
-            "FAQ taken literally: only the '= false' lines made 'static bool'": sub_exact(
+            "all 'static constexpr bool all_slots' made 'static bool' (ill-formed C++)": sub_exact(
+                "  static constexpr bool all_slots = ", "  static bool all_slots = ", 5
+            ),
+            "FAQ: the '= false' lines made 'static bool' (ill-formed C++)": sub_exact(
                 "  static constexpr bool all_slots = false;", "  static bool all_slots = false;", 3
             ),
         },
@@ -475,6 +478,7 @@ def build_torch(wheels: Path) -> list[dict]:
                     {
                         "sha256": sha256_text(edited.encode()),
                         "label": label,
+                        "compiles": "ill-formed" not in label,
                         "variant": len(variants) - 1,
                         "diff": make_diff(text, edited, r["path"]),
                     }

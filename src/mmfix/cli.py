@@ -225,10 +225,31 @@ def wheels(
     )
 
 
-def main() -> None:
-    """Console entry point: run the app; MmfixError -> one line + its exit code; Ctrl-C -> 130."""
+GLOBAL_FLAGS = {"--verbose", "--quiet", "-q", "--no-color"}
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """Move global flags typed after the command (``mmfix doctor -v``) in front of it, where the
+    option parser expects them. Stops at ``--``."""
+    front: list[str] = []
+    rest: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in GLOBAL_FLAGS or (arg.startswith("-v") and set(arg[1:]) == {"v"}):
+            front.append(arg)
+        else:
+            rest.append(arg)
+    return front + rest
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app; MmfixError -> one line + its exit code; Ctrl-C -> 130;
+    option-parsing errors -> typer's usage message, exit 2."""
+    args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(standalone_mode=False)
+        rc = app(args=args, prog_name="mmfix", standalone_mode=False)
     except MmfixError as exc:
         render.error_line(exc.one_line())
         sys.exit(exc.exit_code)
@@ -237,13 +258,15 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors and aborts
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:
+        # typer's (vendored) click: usage errors carry show() and exit_code; Abort is Ctrl-C at a prompt
+        if type(exc).__name__ == "Abort":
             render.error_line("aborted")
             sys.exit(EXIT_INTERRUPTED)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
+    # without standalone mode, typer returns the code of typer.Exit instead of exiting
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -39,3 +39,18 @@ def test_doctor_json_on_this_interpreter():
 def test_doctor_list():
     r = mmfix("doctor", "--list")
     assert r.returncode == 0 and "mmcv-ops-missing" in r.stdout
+
+
+def test_doctor_exits_1_when_ops_are_missing(tmp_path, monkeypatch):
+    from test_probe_target import fake_site
+
+    sp = fake_site(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(sp) + ":" + ":".join(sys.path))
+    r = mmfix("doctor", "--python", sys.executable, "--check", "mmcv-ops-missing", "--no-color")
+    assert r.returncode == 1, r.stderr
+    assert "✗ mmcv-ops-missing" in r.stdout and "fix: mmfix rebuild" in r.stdout
+
+
+def test_global_flags_after_the_command_are_accepted():
+    r = mmfix("doctor", "--list", "-v", "--no-color")
+    assert r.returncode == 0, r.stderr

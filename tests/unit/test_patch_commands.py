@@ -171,7 +171,7 @@ def test_check_states_on_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     from test_patching_engine import demo_patch
 
     patch = dataclasses.replace(demo_patch(), id="torch-header-all-slots")
-    monkeypatch.setattr(catalog, "load_all", lambda: (patch,))
+    monkeypatch.setattr(catalog, "load_all", lambda *a: (patch,))
     root = fake_torch(tmp_path, "1.5.0")
     f_path = root / REL
     f_path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,5 +184,76 @@ def test_check_states_on_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert f.status == status, (text, f)
         if status == Status.FAIL:
             assert f.fix == "mmfix patch-torch-headers --python C:/env/python.exe"
+    # a hand edit that compiles (like the FAQ's C-style cast in cast.h) is fine as it is
+    works = dataclasses.replace(patch.hand_edits[0], compiles=True)
+    monkeypatch.setattr(
+        catalog, "load_all", lambda *a: (dataclasses.replace(patch, hand_edits=(works,)),)
+    )
+    f_path.write_text(FAQ)
+    f = c.run(CheckContext(env))
+    assert f.status == Status.OK and "hand edit" in f.evidence[0]
     assert sha(GOOD) != sha(ORIG)
     assert patch.versions == SpecifierSet(">=1.5,<1.6")
+
+
+# --- the install journal (shared with mmfix rebuild) --------------------------------------------
+
+
+def test_install_journal_records_in_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    j = patching.install_journal(str(tmp_path / "env"))
+    assert str(j.dir).startswith(str(tmp_path / "state"))
+    with j.locked():
+        e = j.record("install", patch_id="rebuild", saved=str(tmp_path / "old.whl"))
+    [got] = j.entries()
+    assert got == e and got["kind"] == "install" and got["mmfix_version"] and got["time"]
+    assert patching.install_journal(str(tmp_path / "env")).entries() == [got]  # same folder
+
+
+def test_revert_install_without_restore_helper_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    from mmfix.commands import patch as cmd
+    from mmfix.errors import MmfixError
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    env = dataclasses.replace(
+        env_for("linux", tmp_path, "2.2.0"),
+        target=TargetPython(executable="/env/bin/python", version="3.11.7", prefix=str(tmp_path)),
+    )
+    monkeypatch.setattr(cmd, "_probe", lambda python: env)
+    j = patching.install_journal(str(tmp_path))
+    j.record("install", patch_id="rebuild", saved="old.whl")
+    real_import = builtins.__import__
+
+    def no_build(name: str, *a, **k):  # type: ignore[no-untyped-def]
+        if name.startswith("mmfix.build"):
+            raise ImportError("No module named 'mmfix.build'")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_build)
+    with pytest.raises(MmfixError) as err:
+        cmd.run_revert([], None, None, None, True, False, False, False)
+    assert err.value.exit_code == 1 and "not available" in err.value.what
+    assert len(j.entries()) == 1  # nothing dropped
+
+
+def test_patch_build_source_refuses_unknown_setup_py(tmp_path: Path) -> None:
+    from mmfix.errors import RefusedError
+
+    setup = tmp_path / "setup.py"
+    setup.write_text("from pkg_resources import get_distribution\nprint('not a release')\n")
+    with pytest.raises(RefusedError) as err:
+        patching.patch_build_source(tmp_path, "2.2.0", "2.14.1", "3.13.0")
+    assert "setup.py" in err.value.what and "setuptools-no-pkg-resources" in err.value.what
+    assert setup.read_text().startswith("from pkg_resources import")
+    assert not (tmp_path / ".mmfix" / "journal.json").exists()
+
+
+def test_patch_build_source_bad_threads_value_is_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        patching.patch_build_source(tmp_path, "2.2.0", "2.14.1", "3.12.1", threads_per_block=48)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from pathlib import Path
@@ -61,6 +62,7 @@ def test_apply_keeps_line_endings_and_mode_and_reverts_byte_identical(
     assert [d.state for d in done] == ["restored"]
     assert f.read_bytes() == before
     assert engine.revert(Journal(tmp_path)) == []  # nothing recorded any more
+    assert not Journal(tmp_path).file.exists() and not any(Journal(tmp_path).backups.iterdir())
 
 
 def test_dry_run_changes_nothing(tmp_path: Path) -> None:
@@ -172,3 +174,87 @@ def test_diff_apply_is_exact_never_fuzzy() -> None:
 def test_hash_ignores_line_endings_only() -> None:
     assert textdiff.sha256_text(b"a\r\nb\r\n") == textdiff.sha256_text(b"a\nb\n")
     assert textdiff.sha256_text(b"a\nb\n") != textdiff.sha256_text(b"a\nb \n")
+
+
+SETUP = "args = ['-std=c++14']\nmsvc = ['/std:c++14']\nother = 1\n"
+
+
+def std_patch() -> Patch:
+    """A per-value patch like cxx-standard: one variant per standard and known input (the
+    released file, and the result of the earlier patch of the chain, as the generator records)."""
+    variants = []
+    for src in (SETUP, SETUP.replace("other", "another")):
+        for std in ("17", "20"):
+            new = src.replace("c++14", f"c++{std}")
+            diff = textdiff.make_diff(src, new, "setup.py")
+            variants.append(Variant(sha(src), {std: sha(new)}, diff, value=std))
+    return Patch(
+        id="demo-std",
+        target="mmcv",
+        versions=SpecifierSet(">=1"),
+        path="setup.py",
+        title="demo",
+        variants=tuple(variants),
+        param="std",
+        values=("17", "20"),
+    )
+
+
+def test_parametrised_patch_changes_value_and_reverts_through_both(tmp_path: Path) -> None:
+    f = tmp_path / "setup.py"
+    f.write_text(SETUP)
+    [a] = engine.apply(tmp_path, [engine.Request(std_patch(), "17")])
+    assert a.state == engine.APPLIED and "-std=c++17" in f.read_text()
+    [b] = engine.apply(tmp_path, [engine.Request(std_patch(), "20")])
+    assert b.state == engine.APPLIED and "was std 17" in b.note
+    assert f.read_text() == SETUP.replace("c++14", "c++20")
+    [c] = engine.apply(tmp_path, [engine.Request(std_patch(), "20")])
+    assert c.state == engine.ALREADY
+    assert [r.patch_id for r in engine.revert(Journal(tmp_path))] == ["demo-std", "demo-std"]
+    assert f.read_text() == SETUP
+
+
+def test_undecodable_bytes_are_refused_not_crashed(tmp_path: Path) -> None:
+    f = tree(tmp_path, ORIG)
+    f.write_bytes(ORIG.encode() + b"\xff\xfe bad bytes\n")
+    with pytest.raises(RefusedError):
+        engine.apply(tmp_path, [engine.Request(demo_patch())])
+    assert f.read_bytes().endswith(b"\xff\xfe bad bytes\n")
+
+
+def test_chain_redone_from_released_file_and_reverted_through_both(tmp_path: Path) -> None:
+    """A file patched by one chain, then asked for another: redone from the released file."""
+    f = tmp_path / "setup.py"
+    f.write_bytes(SETUP.replace("\n", "\r\n").encode())
+    released = f.read_bytes()
+    first = dataclasses.replace(std_patch(), id="demo-first", order=1)
+    engine.apply(tmp_path, [engine.Request(first, "17")])
+    # a second patch of the same file, ordered before: the current file is unknown to it
+    rename = Patch(
+        id="demo-rename",
+        target="mmcv",
+        versions=SpecifierSet(">=1"),
+        path="setup.py",
+        title="demo",
+        variants=(
+            Variant(
+                sha(SETUP),
+                {"": sha(SETUP.replace("other", "another"))},
+                textdiff.make_diff(SETUP, SETUP.replace("other", "another"), "setup.py"),
+            ),
+        ),
+        order=0,
+    )
+    changes = engine.apply(tmp_path, [engine.Request(rename), engine.Request(first, "20")])
+    assert [c.state for c in changes] == [engine.APPLIED, engine.APPLIED]
+    assert (
+        f.read_bytes()
+        == SETUP.replace("other", "another")
+        .replace("c++14", "c++20")
+        .replace("\n", "\r\n")
+        .encode()
+    )
+    again = engine.apply(tmp_path, [engine.Request(rename), engine.Request(first, "20")])
+    assert [c.state for c in again] == [engine.ALREADY, engine.ALREADY]
+    engine.revert(Journal(tmp_path))
+    assert f.read_bytes() == released

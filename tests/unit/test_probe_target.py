@@ -25,7 +25,8 @@ def fake_site(root: Path) -> Path:
     """A site-packages with torch (CUDA 12.1, new ABI), an ops-less mmcv 2.2.0 wheel, mmdet 3.3.0."""
     sp = root / "site"
     write(sp / "torch" / "__init__.py", "raise SystemExit('the probe must never import torch')\n")
-    write(sp / "torch" / "version.py", "__version__ = '2.1.2+cu121'\ncuda = '12.1'\nhip = None\n")
+    write(sp / "torch" / "version.py",
+          "from typing import Optional\n__version__ = '2.1.2+cu121'\ncuda: Optional[str] = '12.1'\nhip: Optional[str] = None\n")
     write(sp / "torch" / "share" / "cmake" / "Torch" / "TorchConfig.cmake",
           'set(TORCH_CXX_FLAGS "-D_GLIBCXX_USE_CXX11_ABI=1")\n')
     (sp / "torch" / "include").mkdir()
@@ -69,7 +70,7 @@ def test_target_script_runs_on_every_interpreter(python, tmp_path, monkeypatch):
     assert torch.cxx11_abi is True and torch.libraries == ("libtorch_cuda.so",)
     assert torch.nvidia_include_dirs == (str(sp / "nvidia" / "cusparse" / "include"),)
     (m,) = mmcv
-    assert (m.name, m.version, m.wheel_tag, m.has_ext) == ("mmcv", "2.2.0", "py2-none-any.py3-none-any", False)
+    assert (m.name, m.version, m.wheel_tag, m.has_ext) == ("mmcv", "2.2.0", "py2.py3-none-any", False)
     assert target.packages["setuptools"] == "82.0.0"
     mmdet = next(d for d in downstream if d.name == "mmdet")
     assert mmdet.version == "3.3.0" and mmdet.init_file.endswith("mmdet/__init__.py")

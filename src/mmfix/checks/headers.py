@@ -25,13 +25,17 @@ TITLES = {
 
 
 def header_state(patch: catalog.Patch, torch_dir: Path) -> tuple[str, str]:
-    """(state, detail) of ``patch``'s file under ``torch_dir``: an engine state, ``missing`` or
-    ``unknown``. Reads one file; never writes."""
+    """(state, detail) of ``patch``'s file under ``torch_dir``: an engine state, ``hand-edit-ok``
+    (a known hand edit that compiles), ``missing`` or ``unknown``. Reads one file; never writes."""
     path = torch_dir / patch.path
     try:
         raw = path.read_bytes()
     except OSError:
         return "missing", str(path)
+    sha = textdiff.sha256_text(raw)
+    edit = next((e for e in patch.hand_edits if e.sha256 == sha), None)
+    if edit is not None:
+        return (engine.REPAIRED if not edit.compiles else "hand-edit-ok"), edit.label
     text = textdiff.normalise(raw).decode("utf-8", errors="surrogateescape")
     try:
         state, _, note, _ = engine.transform(text, engine.Request(patch), patch.path)
@@ -51,7 +55,7 @@ def _make(patch_id: str) -> None:
         if not torch.cuda:
             return skip(f"torch {torch.version} has no CUDA: nvcc never compiles these headers")
         patches = [
-            p for p in catalog.load_all() if p.id == patch_id and p.applies_to(torch.version)
+            p for p in catalog.load_all("torch") if p.id == patch_id and p.applies_to(torch.version)
         ]
         if not patches:
             return skip(f"torch {torch.version} is not affected")
@@ -69,10 +73,12 @@ def _make(patch_id: str) -> None:
             )
         if state == engine.REPAIRED:
             return fail(
-                f"{rel}: {detail}; it still fails to compile",
+                f"{rel} carries a known hand edit that is not valid C++ ({detail})",
                 fix=fix,
                 auto_fix="patch-torch-headers",
             )
+        if state == "hand-edit-ok":
+            return ok(f"{rel}: a known hand edit that works ({detail})")
         if state == "missing":
             return warn(f"{rel} not found ({detail}): torch installed without its headers?")
         return warn(

@@ -67,8 +67,12 @@ def run(
     if list_only:
         return _list_checks(as_json)
     checks.select(check_ids)  # unknown ids: usage error before the slow probe
-    if config is not None and not config.is_file():
-        raise UsageError(f"--config {config} is not a file", None, "pass the path of a training config (.py)")
+    if config is not None:
+        if not config.is_file():
+            raise UsageError(f"--config {config} is not a file", None, "pass the path of a training config (.py)")
+        from mmfix.config_lint import load_config
+
+        load_config(config)  # a broken config (syntax, _base_ loop) is a usage error, exit 2
     if dry_run and not fix:
         raise UsageError("--dry-run needs --fix", None, "run 'mmfix doctor --fix --dry-run' to see the plan")
     render.info("probing the target environment and this machine ...")

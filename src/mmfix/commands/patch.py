@@ -45,14 +45,20 @@ def _torch_target(python: str | None, torch_dir: Path | None) -> tuple[Path, str
     return Path(env.torch.location), env.target.platform
 
 
+LABELS = {
+    "applied": ("patched", "would patch"),
+    "repaired": ("repaired", "would repair"),
+    "already": ("already patched", "already patched"),
+    "skipped-not-needed": ("no change needed", "no change needed"),
+}
+
+
 def _print_changes(changes: list[AppliedChange]) -> None:
     con = render.console()
     for c in changes:
-        what = {"applied": "would patch" if c.dry_run else "patched", "repaired": "would repair"}
-        label = what.get(c.state, c.state)
-        if c.state == "repaired" and not c.dry_run:
-            label = "repaired"
-        note = f" ({c.note})" if c.note else ""
+        done, would = LABELS.get(c.state, (c.state, c.state))
+        label = would if c.dry_run else done
+        note = f" ({c.note})" if c.note and c.note not in label else ""
         con.print(f"{c.patch_id}: {c.path}: {label}{note}", markup=False)
         if c.diff:
             con.print(c.diff.rstrip("\n"), markup=False, highlight=False)
@@ -84,7 +90,9 @@ def run_torch_headers(
         render.emit_json("mmfix.patch-torch-headers/1", {**payload, "result": _result(changes)})
         return 0
     _print_changes(changes)
-    if not any(c.changed for c in changes):
+    if all(c.state == "skipped-not-needed" for c in changes):
+        render.console().print(f"torch {version}: its headers need no change", markup=False)
+    elif not any(c.changed for c in changes):
         render.console().print(f"torch {version}: already patched, nothing changed", markup=False)
     elif dry_run:
         render.console().print("dry run: nothing changed", markup=False)

@@ -101,7 +101,9 @@ def find_threads_header(source_dir: Path) -> str:
 def _threads_request(source_dir: Path, threads_per_block: int) -> Request:
     value = validate_threads(threads_per_block)
     rel = find_threads_header(source_dir)
-    patch = next(p for p in catalog.load_all() if p.id == "threads-per-block" and p.path == rel)
+    patch = next(
+        p for p in catalog.load_all("mmcv") if p.id == "threads-per-block" and p.path == rel
+    )
     return Request(patch, value)
 
 

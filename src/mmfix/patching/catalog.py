@@ -8,7 +8,8 @@ One JSON file per patch (catalog id) and target::
                    "diff": "<unified diff>", "sources": ["torch 1.5.0 wheel", ...],
                    "value": "<only for this parameter value>"}],
      "hand_edits": [{"sha256": "...", "diff": "<diff from original to the hand edit>",
-                     "label": "FAQ: static bool all_slots = false;", "variant": 0}]}
+                     "label": "FAQ: static bool all_slots = false;", "variant": 0,
+                     "compiles": false}]}
 
 Hashes are sha256 of the line-ending-normalised file (``textdiff.sha256_text``), taken from the
 real released files by ``scripts/generate_patches.py``. A parametrised patch (``param``: e.g.
@@ -64,6 +65,7 @@ class HandEdit:
     diff: str  # from the variant's original to the hand-edited file
     label: str
     variant: int  # index into the patch's variants
+    compiles: bool = False  # whether nvcc+MSVC accept the hand-edited file (the FAQ's cast does)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,9 @@ def _load_one(doc: Mapping[str, Any]) -> Patch:
         for v in doc["variants"]
     )
     edits = tuple(
-        HandEdit(e["sha256"], e["diff"], e["label"], int(e.get("variant", 0)))
+        HandEdit(
+            e["sha256"], e["diff"], e["label"], int(e.get("variant", 0)), bool(e.get("compiles"))
+        )
         for e in doc.get("hand_edits", ())
     )
     return Patch(
@@ -142,14 +146,17 @@ def _load_one(doc: Mapping[str, Any]) -> Patch:
     )
 
 
-def _patch_files() -> list[tuple[str, str]]:
-    """(name, text) of each patch JSON: installed ``mmfix._patches``, else the repo's patches/."""
+def _patch_files(target: str | None) -> list[tuple[str, str]]:
+    """(name, text) of each patch JSON under ``<target>/`` (all when None): the installed
+    ``mmfix._patches``, else the repository's patches/ folder."""
     found: list[tuple[str, str]] = []
     try:
         root = resources.files("mmfix._patches")
-        stack = [root]
+        stack = [root.joinpath(target)] if target else [root]
         while stack:
             node = stack.pop()
+            if not node.is_dir():
+                continue
             for child in node.iterdir():
                 if child.is_dir():
                     stack.append(child)
@@ -159,15 +166,17 @@ def _patch_files() -> list[tuple[str, str]]:
         found = []
     if not found:
         repo = Path(__file__).resolve().parents[3] / "patches"
-        found = [(p.name, p.read_text(encoding="utf-8")) for p in sorted(repo.rglob("*.json"))]
+        base = repo / target if target else repo
+        found = [(p.name, p.read_text(encoding="utf-8")) for p in sorted(base.rglob("*.json"))]
     return sorted(found)
 
 
-@lru_cache(maxsize=1)
-def load_all() -> tuple[Patch, ...]:
-    """Every shipped patch, in a stable order. Raises MmfixError when the data is unreadable."""
+@lru_cache(maxsize=4)
+def load_all(target: str | None = None) -> tuple[Patch, ...]:
+    """Every shipped patch (of ``target``, "torch" or "mmcv", when given; the patch files live in
+    ``patches/<target>/``), in a stable order. Raises MmfixError when the data is unreadable."""
     patches = []
-    for name, text in _patch_files():
+    for name, text in _patch_files(target):
         try:
             patches.append(_load_one(json.loads(text)))
         except (KeyError, ValueError, TypeError) as exc:
@@ -187,6 +196,6 @@ def select(target: str, version: str, ids: tuple[str, ...] | None = None) -> lis
     """The patches for ``target`` ("torch"/"mmcv") whose version specifier contains ``version``."""
     return [
         p
-        for p in load_all()
+        for p in load_all(target)
         if p.target == target and p.applies_to(version) and (ids is None or p.id in ids)
     ]

@@ -94,8 +94,7 @@ def _expected_mismatch(text: str, variant: Variant, patch: Patch) -> list[str]:
             n = h.old_start + i
             have = lines[n - 1] if n - 1 < len(lines) else "<end of file>"
             if have != want.rstrip("\n"):
-                out.append(f"line {n}: expected {want.rstrip()!r}")
-                out.append(f"{' ' * len(f'line {n}')}  found    {have.rstrip()!r}")
+                out.append(f"line {n}: expected {want.rstrip()!r}, found {have.rstrip()!r}")
     return out
 
 
@@ -108,12 +107,16 @@ def _refuse(path: str, patch: Patch, text: str, sha: str) -> RefusedError:
             continue
         if best is None or (mism and len(mism) < len(best)):
             best = mism
-    detail = "; ".join((best or [])[:6]) or "the content is not a released file mmfix knows"
+    detail = "; ".join((best or [])[:4]) or "the content is not a released file mmfix knows"
     return RefusedError(
         f"{path} is not a file mmfix knows (patch {patch.id}, sha256 {sha[:12]})",
         f"unknown content, not changed: {detail}",
         "reinstall the package to restore the released file, or edit it by hand",
     )
+
+
+def _b(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
 
 
 def transform(text: str, req: Request, path: str) -> tuple[str, str, str, str]:
@@ -125,7 +128,7 @@ def transform(text: str, req: Request, path: str) -> tuple[str, str, str, str]:
     value = "" if patch.param is None else str(req.value)
     if patch.param is not None and value not in patch.values:
         raise MmfixError(f"patch {patch.id} has no value {value!r}", None, None)
-    sha = textdiff.sha256_text(text.encode())
+    sha = textdiff.sha256_text(_b(text))
     v = patch.variant_by_original(sha, value)
     if v is not None and v.not_needed:
         return NOT_NEEDED, text, "this release does not need it", value
@@ -137,24 +140,31 @@ def transform(text: str, req: Request, path: str) -> tuple[str, str, str, str]:
     variant: Variant | None = None
     note = ""
     state = APPLIED
-    if v is not None:
-        original, variant = text, v
-    elif sha in patched:  # patched earlier with another parameter value: undo, then redo
-        variant, old_value = patched[sha]
-        original = textdiff.apply_diff(text, variant.diff_for(patch.param, old_value), reverse=True)
-        note = f"was {patch.param} {old_value}"
-    else:
-        edit = next((e for e in patch.hand_edits if e.sha256 == sha), None)
-        if edit is not None:
+    edit = next((e for e in patch.hand_edits if e.sha256 == sha), None)
+    try:
+        if v is not None:
+            original, variant = text, v
+        elif sha in patched:  # patched earlier with another parameter value: undo, then redo
+            variant, old_value = patched[sha]
+            diff = variant.diff_for(patch.param, old_value)
+            original = textdiff.apply_diff(text, diff, reverse=True)
+            note = f"was {patch.param} {old_value}"
+        elif edit is not None:
             variant = patch.variants[edit.variant]
             original = textdiff.apply_diff(text, edit.diff, reverse=True)
-            note, state = f"repaired a known hand edit ({edit.label})", REPAIRED
+            note, state = f"known hand edit: {edit.label}", REPAIRED
+    except textdiff.DiffError:
+        raise _refuse(path, patch, text, sha) from None
     if original is None or variant is None:
         raise _refuse(path, patch, text, sha)
-    if textdiff.sha256_text(original.encode()) != variant.original:
+    if textdiff.sha256_text(_b(original)) != variant.original:
         raise _refuse(path, patch, text, sha)
+    # the variant for the value asked for (per-value variants: cxx-standard 17 / 20)
+    variant = patch.variant_by_original(variant.original, value) or variant
+    if variant.not_needed:
+        return state, original, note, value
     new = textdiff.apply_diff(original, variant.diff_for(patch.param, value))
-    if textdiff.sha256_text(new.encode()) != variant.patched.get(value):
+    if textdiff.sha256_text(_b(new)) != variant.patched.get(value):
         raise MmfixError(
             f"patch {patch.id} produced unexpected content for {path}",
             "the shipped patch data is inconsistent",
@@ -237,19 +247,20 @@ def _plan(
             if base is None:
                 raise
             again = _chain(rel, base, reqs, dry_run)
-            if again.steps[-1][2] != raw:
-                raise RefusedError(
-                    f"{rel} was patched by mmfix with other patches or values",
-                    "mmfix applies a chain of patches to a file only from the released file",
-                    f"run 'mmfix revert' on {root} first",
-                ) from None
             plan = _FilePlan(rel, path, raw, again.eol, [])
-            for change, _, _ in again.steps:
-                if change.changed:
-                    change = dataclasses.replace(
-                        change, state=ALREADY, diff="", note="already patched"
-                    )
-                plan.steps.append((change, raw, raw))
+            if again.steps[-1][2] == raw:  # the same chain again: nothing to do
+                for change, _, _ in again.steps:
+                    if change.changed:
+                        change = dataclasses.replace(
+                            change, state=ALREADY, diff="", note="already patched"
+                        )
+                    plan.steps.append((change, raw, raw))
+            else:  # another chain: redo it from the released file; revert steps back through both
+                steps = again.steps
+                first, _, after = steps[0]
+                note = "re-applied to the released file"
+                steps[0] = (dataclasses.replace(first, note=first.note or note), raw, after)
+                plan.steps = steps
         plan.path = path
         plans.append(plan)
     return plans

@@ -143,8 +143,18 @@ class Journal:
         return entry
 
     def remove(self, entry_ids: set[str]) -> None:
-        """Drop the entries with these ids (after a successful revert)."""
-        self._write([e for e in self.entries() if e.get("entry") not in entry_ids])
+        """Drop the entries with these ids (after a successful revert) and the backups no
+        remaining entry needs; with no entry left the journal file goes too."""
+        keep = [e for e in self.entries() if e.get("entry") not in entry_ids]
+        if keep:
+            self._write(keep)
+        elif self.file.exists():
+            self.file.unlink()
+        needed = {e.get("backup") for e in keep}
+        if self.backups.is_dir():
+            for f in self.backups.iterdir():
+                if f"backups/{f.name}" not in needed:
+                    f.unlink()
 
 
 def install_journal(target_prefix: str) -> Journal:

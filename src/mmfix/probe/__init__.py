@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from mmfix import proc
 from mmfix.model import Environment, ExtBinary, Host
+from mmfix.probe import extbin
 from mmfix.probe import host as hostmod
 from mmfix.probe import target as targetmod
 
@@ -32,19 +33,13 @@ def _result(fut: Future[T], errors: list[str], what: str, default: T) -> T:
 def _ext_binaries(env_ext_files: tuple[str, ...], cuobjdump: str | None, torch_lib: str | None) -> ExtBinary | None:
     if not env_ext_files:
         return None
-    try:
-        from mmfix.probe import extbin
-    except ImportError:
-        return ExtBinary(path=env_ext_files[0])
     return extbin.inspect_ext(env_ext_files[0], cuobjdump, torch_lib)
 
 
-def _find_cuobjdump(environ: Mapping[str, str], nvcc_root: str | None) -> str | None:
-    if nvcc_root:
-        cand = os.path.join(nvcc_root, "bin", "cuobjdump")
-        if os.path.isfile(cand):
-            return cand
-    return proc.which("cuobjdump", path=environ.get("PATH"))
+def _windows_variables() -> tuple[str, ...]:
+    from mmfix.probe.windows import WINDOWS_ENV_VARS
+
+    return WINDOWS_ENV_VARS
 
 
 def probe(python: str | None = None, environ: Mapping[str, str] | None = None, import_ext: bool = True) -> Environment:
@@ -69,23 +64,26 @@ def probe(python: str | None = None, environ: Mapping[str, str] | None = None, i
             futs[name] = pool.submit(fn, *args)
 
         submit("nvcc", hostmod.find_nvcc, env_vars)
-        submit("toolkits", hostmod.find_toolkits, env_vars, windows)
+        if windows:
+            from mmfix.probe import windows as winmod
+
+            submit("toolkits", winmod.windows_cuda_toolkits, env_vars)
+            submit("windows", winmod.probe_windows, env_vars)
+        else:
+            submit("toolkits", hostmod.find_toolkits, env_vars, False)
         submit("gpus", hostmod.find_gpus, env_vars)
         submit("gcc", hostmod.find_compiler, env_vars.get("CC") or "gcc", env_vars)
         submit("gxx", hostmod.find_compiler, env_vars.get("CXX") or "g++", env_vars)
         submit("other_gccs", hostmod.find_versioned_gccs, env_vars)
         submit("pip_cache", targetmod.pip_cached_mmcv_wheels, interp)
-        if windows:
-            from mmfix.probe import windows as winmod
-
-            submit("windows", winmod.probe_windows, env_vars)
         # The target's answer first: a bad --python is one clear error line (UsageError).
         target_py, torch, mmcv, downstream = targetmod.parse_target(targetmod.run_target_probe(interp))
-        if import_ext and mmcv:
+        # Without an _ext file the import can only fail with "No module named 'mmcv._ext'": skip it.
+        if import_ext and any(d.has_ext for d in mmcv):
             submit("ext_import", targetmod.import_ext, interp)
         nvcc = _result(futs["nvcc"], errors, "nvcc", None)
         smi, gpus, smi_err = _result(futs["gpus"], errors, "nvidia-smi", (None, (), None))
-        cuobjdump = _find_cuobjdump(env_vars, nvcc.toolkit_root if nvcc else None)
+        cuobjdump = extbin.find_cuobjdump(env_vars, nvcc.real_path or nvcc.path if nvcc else None, target_py.site_packages)
         ext_files = next((d.ext_files for d in mmcv if d.has_ext), ())
         ext_bin_fut = pool.submit(_ext_binaries, ext_files, cuobjdump, torch.lib_dir if torch else None)
         mem_total, mem_avail = hostmod.memory_bytes()
@@ -97,7 +95,7 @@ def probe(python: str | None = None, environ: Mapping[str, str] | None = None, i
             memory_total_bytes=mem_total,
             memory_available_bytes=mem_avail,
             glibc=hostmod.glibc_version(),
-            env=hostmod.build_variables(env_vars),
+            env=hostmod.build_variables(env_vars, _windows_variables() if windows else ()),
             nvcc=nvcc,
             toolkits=_result(futs["toolkits"], errors, "CUDA toolkits", ()),
             gpus=gpus,

@@ -35,10 +35,15 @@ _NVCC_BUILD = re.compile(r"Build (cuda_\S+)")
 _EXEC_LINE = re.compile(r"""^\s*exec\s+["']?([^"'\s]+/nvcc)["']?""", re.MULTILINE)
 
 
-def build_variables(environ: Mapping[str, str]) -> dict[str, str]:
-    """The build-relevant subset of ``environ`` (plus every CUDA_PATH_V*_* variable)."""
-    out = {k: environ[k] for k in BUILD_VARIABLES if k in environ}
-    out.update({k: v for k, v in environ.items() if k.startswith("CUDA_PATH_V")})
+def build_variables(environ: Mapping[str, str], extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """The build-relevant subset of ``environ`` (plus every CUDA_PATH_V*_* variable).
+
+    Names match case-insensitively (Python on Windows upper-cases environment names); the
+    spelling kept is the one in ``BUILD_VARIABLES``/``extra``.
+    """
+    folded = {k.upper(): v for k, v in environ.items()}
+    out = {k: folded[k.upper()] for k in (*BUILD_VARIABLES, *extra) if k.upper() in folded}
+    out.update({k: v for k, v in environ.items() if k.upper().startswith("CUDA_PATH_V")})
     return out
 
 

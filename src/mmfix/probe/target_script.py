@@ -110,7 +110,13 @@ def wheel_tag(info):
         return None
     text = read_text(os.path.join(info["meta_dir"], "WHEEL")) or ""
     tags = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")]
-    return ".".join(tags) if tags else None
+    if not tags:
+        return None
+    parts = [t.split("-", 2) for t in tags]
+    if all(len(p) == 3 and p[1:] == parts[0][1:] for p in parts):
+        # the compressed form pip uses in file names: py2.py3-none-any
+        return ".".join(p[0] for p in parts) + "-" + "-".join(parts[0][1:])
+    return ".".join(tags)
 
 
 def editable_location(info):
@@ -199,13 +205,18 @@ def literal_assignments(path, names):
     except SyntaxError:
         return out
     for node in tree.body:
+        # "cuda = '12.1'" and, since torch 2.x, "cuda: Optional[str] = '13.0'"
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id in names:
-                try:
-                    out[target.id] = ast.literal_eval(node.value)
-                except ValueError:
-                    pass
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in names:
+            try:
+                out[target.id] = ast.literal_eval(value)
+            except ValueError:
+                pass
     return out
 
 

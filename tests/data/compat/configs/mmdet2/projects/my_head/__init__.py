@@ -1,0 +1,3 @@
+from .my_bbox_head import MyBBoxHead
+
+__all__ = ['MyBBoxHead']
