@@ -55,7 +55,7 @@ def test_cuda_plan_resolves_wrapper_headers_and_patches(tmp_path):
     assert p.env["FORCE_CUDA"] == "1" and p.env["MMCV_WITH_OPS"] == "1"
     assert str(tmp_path / "site-packages" / "nvidia" / "cu13" / "include") in p.env["CPATH"]
     assert p.env["MAX_JOBS"] == "3"  # 6 GiB free / 2 GiB per nvcc job, though 16 cores
-    assert set(p.patches) == {"setuptools-no-pkg-resources", "cxx-standard"}
+    assert set(p.patches) == {"setuptools-no-pkg-resources", "cxx-standard (C++20)"}
     assert not p.blockers
 
 
@@ -139,12 +139,12 @@ def test_glibc_clash_force_include(tmp_path):
 
 
 def test_patch_selection_by_versions(tmp_path):
-    p = make_plan(_env(tmp_path, python="3.13.0", setuptools="80.0", torch_version="2.3.0+cpu", cuda=None),
+    p = make_plan(_env(tmp_path, python="3.13.0", setuptools="80.0", torch_version="2.0.1+cpu", cuda=None),
                   mmcv_version="2.2.0", cpu=True)
     assert p.patches == ("setup-py-python313",)
     p = make_plan(_env(tmp_path / "b", torch_version="2.1.0+cpu", cuda=None, setuptools="69.0", numpy="1.26.4"),
                   mmcv_version="1.7.1", cpu=True, threads_per_block=256)
-    assert p.patches == ("cxx-standard", "threads-per-block") and p.dist_name == "mmcv-full"
+    assert p.patches == ("cxx-standard (C++17)", "threads-per-block") and p.dist_name == "mmcv-full"
 
 
 def test_numpy2_with_old_torch_is_an_asked_env_change(tmp_path):

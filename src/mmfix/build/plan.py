@@ -123,12 +123,12 @@ def _needed_patches(env: Environment, mmcv_version: str, threads_per_block: int 
         out.append("setuptools-no-pkg-resources")
     if env.target.version_tuple >= (3, 13):
         out.append("setup-py-python313")
-    tv = _v(env.torch.version if env.torch else None)
-    mv = _v(mmcv_version)
-    if tv and mv:
-        old_std14 = (mv < Version("1.7.2")) if mv.major < 2 else (mv <= Version("2.0.1"))
-        if tv >= Version("2.14") or (tv >= Version("2.1") and old_std14):
-            out.append("cxx-standard")
+    if env.torch is not None:
+        from mmfix.patching import cxx_standard_for_torch  # the patch engine's own rule
+
+        std = cxx_standard_for_torch(env.torch.version.split("+")[0])
+        if std:
+            out.append(f"cxx-standard (C++{std})")
     if threads_per_block:
         out.append("threads-per-block")
     return out
