@@ -8,7 +8,6 @@ disagree). Findings whose fix needs a person are listed with their fix line.
 from __future__ import annotations
 
 from mmfix import render
-from mmfix.checks.facts import torch_is_cuda
 from mmfix.errors import EXIT_OK, EXIT_PROBLEMS
 from mmfix.model import Environment, Finding, Status
 
@@ -25,26 +24,10 @@ def plan_actions(findings: list[Finding]) -> dict[str, list[str]]:
     return plan
 
 
-def _rebuild(env: Environment, python: str | None, yes: bool, dry_run: bool) -> int:
+def _rebuild(python: str | None, yes: bool, dry_run: bool) -> int:
     from mmfix.commands import rebuild
 
-    active = env.active_mmcv
-    return rebuild.run(
-        python=python,
-        arch=None,
-        cpu=not torch_is_cuda(env),
-        source=None,
-        git=None,
-        mmcv_version=active.version if active else None,
-        jobs=None,
-        threads_per_block=None,
-        prefer_wheel=None,
-        allow_unsupported_compiler=False,
-        dry_run=dry_run,
-        yes=yes,
-        log=None,
-        as_json=False,
-    )
+    return rebuild.run_for_doctor(python, dry_run=dry_run, yes=yes)
 
 
 def _patch_headers(python: str | None, dry_run: bool) -> int:
@@ -66,7 +49,7 @@ def apply_fixes(env: Environment, findings: list[Finding], *, python: str | None
         return EXIT_PROBLEMS if uncovered else EXIT_OK
     for kind, ids in plan.items():
         render.info(f"{'plan' if dry_run else 'fixing'}: {kind} for {', '.join(ids)}")
-        rc = _patch_headers(python, dry_run) if kind == "patch-torch-headers" else _rebuild(env, python, yes, dry_run)
+        rc = _patch_headers(python, dry_run) if kind == "patch-torch-headers" else _rebuild(python, yes, dry_run)
         if rc != EXIT_OK:
             return rc
     uncovered = any(f.status is Status.FAIL and f.auto_fix not in ACTION_ORDER for f in findings)

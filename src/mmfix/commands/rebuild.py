@@ -6,6 +6,7 @@ explain catalog instead of dumping its log.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from mmfix.build import plan as planmod
 from mmfix.build import source as srcmod
 from mmfix.build.plan import BuildPlan
 from mmfix.build.runner import BuildResult, find_ccache, prepare_source, run_build
-from mmfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_REFUSED, OperationFailed, UsageError
+from mmfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_REFUSED, MmfixError, OperationFailed, UsageError
 from mmfix.model import Environment
 
 SCHEMA = "mmfix.rebuild/1"
@@ -162,8 +163,8 @@ def run(
 
         parse_arch_list(arch)
     env = _probe(python)
-    if prefer_wheel:
-        code = _try_wheel(env, mmcv_version, yes, as_json)
+    if _wants_wheel(prefer_wheel, arch=arch, source=source, git=git, threads_per_block=threads_per_block):
+        code = _try_wheel(env, mmcv_version, yes, as_json, dry_run, explicit=bool(prefer_wheel))
         if code is not None:
             return code
     # refusals that need no source: decide with a provisional version
@@ -262,20 +263,37 @@ def _print_table(before: Environment, after: Environment, ver: Any) -> None:
         render.info(n)
 
 
-def _try_wheel(env: Environment, mmcv_version: str | None, yes: bool, as_json: bool) -> int | None:
-    """--prefer-wheel: install a matching prebuilt wheel (the wheels helper's index search) instead of
-    building; None when no wheel fits (then the build goes on)."""
+def _wants_wheel(prefer_wheel: bool | None, *, arch: str | None, source: Path | None, git: str | None,
+                 threads_per_block: int | None) -> bool:
+    """--prefer-wheel / --no-prefer-wheel, else the default: look for a prebuilt wheel unless the
+    request needs a build (an explicit --arch: a wheel's archs are fixed; --source/--git; a patched
+    THREADS_PER_BLOCK) or MMFIX_OFFLINE=1 is set."""
+    if prefer_wheel is not None:
+        return prefer_wheel
+    if os.environ.get("MMFIX_OFFLINE") == "1":
+        return False
+    return arch is None and source is None and git is None and threads_per_block is None
+
+
+def _try_wheel(env: Environment, mmcv_version: str | None, yes: bool, as_json: bool, dry_run: bool,
+               explicit: bool) -> int | None:
+    """Install a matching prebuilt wheel (``mmfix.wheels``) instead of building; None when no wheel
+    fits or the index cannot be reached (then the build goes on). With ``dry_run`` only say which."""
+    from mmfix.wheels import find_wheel, install_from_index
+
     try:
-        from mmfix.wheels import find_wheel, install_from_index  # type: ignore[attr-defined]
-    except ImportError:
-        render.info("prebuilt wheel lookup unavailable in this build of mmfix: building from source")
+        search = find_wheel(env, mmcv_version=mmcv_version)
+    except MmfixError as exc:
+        render.info(f"{'--prefer-wheel: ' if explicit else ''}no prebuilt wheel lookup ({exc.what}): building from source")
         return None
-    search = find_wheel(env, mmcv_version=mmcv_version)
-    chosen = getattr(search, "chosen", None)
+    chosen = search.chosen
     if not chosen:
         render.info("no prebuilt mmcv wheel matches this torch/CUDA/Python: building from source")
         return None
-    render.info(f"installing the prebuilt wheel {getattr(chosen, 'filename', chosen)} instead of building")
+    if dry_run:
+        render.info(f"would install the prebuilt wheel {chosen.filename} instead of building (--no-prefer-wheel builds)")
+        return EXIT_OK
+    render.info(f"installing the prebuilt wheel {chosen.filename} instead of building")
     done = install_from_index(chosen, env, yes=yes)
     ok = bool(getattr(done, "ok", False))
     if as_json:
