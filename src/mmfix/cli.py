@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
         rc = app(args=args, prog_name="mmfix", standalone_mode=False)
     except MmfixError as exc:
         render.error_line(exc.one_line())
+        if render.options().json:  # a JSON consumer gets a document too, never an empty stdout
+            render.emit_json("mmfix.error/1", {"error": {"what": exc.what, "why": exc.why, "fix": exc.fix,
+                                                         "exit_code": exc.exit_code}})
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         render.error_line("interrupted")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import locale
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -76,37 +77,42 @@ def run(
     t0 = time.monotonic()
     args = tuple(str(a) for a in argv)
     try:
-        cp = subprocess.run(
+        child = subprocess.Popen(
             args,
-            capture_output=True,
-            timeout=timeout,
+            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=dict(env) if env is not None else None,
             cwd=cwd,
-            input=input_text.encode() if input_text is not None else None,
-            check=False,
+            # its own process group, so a timeout or Ctrl-C ends its children too
+            start_new_session=os.name == "posix",
         )
-    except FileNotFoundError as exc:
-        return ProcResult(args, None, start_error=exc.strerror or str(exc), seconds=time.monotonic() - t0)
-    except PermissionError as exc:
-        return ProcResult(args, None, start_error=exc.strerror or str(exc), seconds=time.monotonic() - t0)
     except OSError as exc:
-        return ProcResult(args, None, start_error=str(exc), seconds=time.monotonic() - t0)
-    except subprocess.TimeoutExpired as exc:
-        return ProcResult(
-            args,
-            None,
-            decode(exc.stdout if isinstance(exc.stdout, bytes) else None, encoding),
-            decode(exc.stderr if isinstance(exc.stderr, bytes) else None, encoding),
-            timed_out=True,
-            seconds=time.monotonic() - t0,
-        )
-    return ProcResult(
-        args,
-        cp.returncode,
-        decode(cp.stdout, encoding),
-        decode(cp.stderr, encoding),
-        seconds=time.monotonic() - t0,
-    )
+        return ProcResult(args, None, start_error=exc.strerror or str(exc), seconds=time.monotonic() - t0)
+    try:
+        out, err = child.communicate(input_text.encode() if input_text is not None else None, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(child)
+        out, err = child.communicate()
+        return ProcResult(args, None, decode(out, encoding), decode(err, encoding), timed_out=True,
+                          seconds=time.monotonic() - t0)
+    except BaseException:  # Ctrl-C / SIGTERM in mmfix: never leave the child's processes behind
+        _kill_group(child)
+        child.wait()
+        raise
+    return ProcResult(args, child.returncode, decode(out, encoding), decode(err, encoding),
+                      seconds=time.monotonic() - t0)
+
+
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    """Kill ``child`` and every process in its group (POSIX), or the child alone (Windows)."""
+    try:
+        if os.name == "posix":
+            os.killpg(child.pid, signal.SIGKILL)
+        else:
+            child.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def base_env() -> dict[str, str]:

@@ -54,3 +54,35 @@ def test_doctor_exits_1_when_ops_are_missing(tmp_path, monkeypatch):
 def test_global_flags_after_the_command_are_accepted():
     r = mmfix("doctor", "--list", "-v", "--no-color")
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["doctor", "--python", "/bin/ls"],
+    ["doctor", "--python", "/bin/echo"],
+    ["doctor", "--python", ""],
+    ["doctor", "--yes"],
+    ["doctor", "--check", ""],
+    ["rebuild", "--arch", "8.6", "--cpu"],
+    ["rebuild", "--mmcv-version", "nonsense"],
+    ["revert", "--source", "/no/such/tree"],
+])
+def test_bad_input_is_one_short_line_exit_2(args):
+    r = mmfix(*args)
+    assert r.returncode == 2, r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("mmfix: error:")]
+    assert len(errors) == 1 and len(errors[0]) < 300 and "Traceback" not in r.stderr
+
+
+def test_json_mode_errors_are_a_json_document():
+    r = mmfix("doctor", "--python", "/no/such/python", "--json")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 2
+    assert doc["schema"] == "mmfix.error/1" and doc["error"]["exit_code"] == 2
+
+
+def test_a_deleted_venv_is_named_not_guessed_past(tmp_path):
+    import os
+
+    env = dict(os.environ, VIRTUAL_ENV=str(tmp_path / "gone"))
+    r = subprocess.run([sys.executable, "-m", "mmfix", "doctor"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2 and "VIRTUAL_ENV" in r.stderr

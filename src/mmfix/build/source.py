@@ -271,7 +271,10 @@ def from_git(spec: str, version: str | None) -> SourceTree:
             raise UsageError(f"no ref '{target}' in {url}", fix="pass URL@REF with an existing tag, branch or commit") from None
         sha = repo.head.commit.hexsha
     except git.GitCommandError as exc:
-        raise OperationFailed(f"git failed for {url}", str(exc).strip().splitlines()[-1], "check the URL") from None
+        why = next((ln.strip() for ln in reversed((exc.stderr or str(exc)).splitlines())
+                    if ln.strip() and ln.strip() not in ("'", '"')), "git exited with an error")
+        why = why.removeprefix("stderr:").strip().strip("'").strip()
+        raise OperationFailed(f"git failed for {url}", why[:200], "check the URL and your network") from None
     tree = from_dir(path)
     return SourceTree(tree.path, tree.version, f"git {url}@{target} ({sha[:12]})")
 

@@ -34,6 +34,8 @@ def select(ids: Sequence[str] = ()) -> list[Check]:
     """The checks for ``ids`` (all when empty), in run order. Raises UsageError for an unknown id."""
     if not ids:
         return list(ALL_CHECKS)
+    if any(not i.strip() for i in ids):
+        raise UsageError("empty check id", None, "run 'mmfix doctor --list' for the ids")
     known = {c.id for c in ALL_CHECKS}
     unknown = [i for i in ids if i not in known]
     if unknown:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from mmfix.build import arch as archmod
 from mmfix.build.plan import torch_cuda
-from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
+from mmfix.checks.base import Check, CheckContext, Outcome, check, ok, skip, warn
+from mmfix.checks.facts import build_problem
 from mmfix.errors import MmfixError
 from mmfix.knowledge import cuda as kcuda
 from mmfix.knowledge.torch_arch import UNSET_NEEDS_GPU_SINCE, supported_arches
@@ -49,7 +50,7 @@ def arch_list_invalid(ctx: CheckContext) -> Outcome:
             return ok("TORCH_CUDA_ARCH_LIST is unset: torch builds for the visible GPUs")
         if archmod_version_ge(tv, UNSET_NEEDS_GPU_SINCE):
             portable = kcuda.portable_archs(torch_cuda(env.torch) or "") or "8.6"
-            return fail(
+            return build_problem(ctx.env,
                 f"TORCH_CUDA_ARCH_LIST is unset and no GPU is visible: torch {tv} then fails with "
                 "IndexError in _get_cuda_arch_flags",
                 fix=f"{_rebuild()} (picks the portable list {portable}), or export TORCH_CUDA_ARCH_LIST='{portable}'",
@@ -59,19 +60,19 @@ def arch_list_invalid(ctx: CheckContext) -> Outcome:
     try:
         archs = archmod.parse_arch_list(text, tv)
     except MmfixError as exc:
-        return fail(f"TORCH_CUDA_ARCH_LIST='{text}': {exc.one_line()}", fix="export TORCH_CUDA_ARCH_LIST='8.6' (one of: "
+        return build_problem(ctx.env, f"TORCH_CUDA_ARCH_LIST='{text}': {exc.one_line()}", fix="export TORCH_CUDA_ARCH_LIST='8.6' (one of: "
                     + archmod.ACCEPTED_FORMS + ")")
     norm = archmod.to_torch_list(archs)
     unknown = [str(a) for a in archs if a.cc not in supported_arches(tv)]
     if unknown:
-        return fail(
+        return build_problem(ctx.env,
             f"TORCH_CUDA_ARCH_LIST='{text}' names {', '.join(unknown)}, unknown to torch {tv}",
             f"torch {tv} accepts {', '.join(supported_arches(tv))}",
             fix=f"export TORCH_CUDA_ARCH_LIST='{archmod.to_torch_list(a for a in archs if a.cc in supported_arches(tv)) or '8.6'}'",
             arch_list=norm,
         )
     if archmod.has_separator_problem(text):
-        return fail(
+        return build_problem(ctx.env,
             f"TORCH_CUDA_ARCH_LIST='{text}' uses ',' or an empty entry; torch splits on ';' and spaces only",
             fix=f"export TORCH_CUDA_ARCH_LIST='{norm}'",
             arch_list=norm,
@@ -116,7 +117,7 @@ def nvcc_arch_unsupported(ctx: CheckContext) -> Outcome:
         evidence.append(f"sm_{a.sm}: " + (f"CUDA {kits[0]}-{kits[-1]} can target it" if kits else "no known CUDA release targets it"))
     in_range = [a for a in archs if a.sm in sms]
     keep = archmod.to_torch_list(in_range) if in_range else f"{max(sms) // 10}.{max(sms) % 10}+PTX"
-    return fail(*evidence, fix=f"install a toolkit that supports it, or build for {_rebuild(keep)}",
+    return build_problem(ctx.env, *evidence, fix=f"install a toolkit that supports it, or build for {_rebuild(keep)}",
                 bad=[f"sm_{a.sm}" for a in bad])
 
 

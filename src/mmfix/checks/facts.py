@@ -6,6 +6,7 @@ import shlex
 
 from packaging.version import Version
 
+from mmfix.checks.base import Outcome, fail, warn
 from mmfix.model import Environment
 
 
@@ -52,3 +53,11 @@ def rebuild_command(env: Environment, extra: str = "") -> str:
 def pip_command(env: Environment, args: str) -> str:
     """``<target python> -m pip <args>``: pip of the target environment, never another one."""
     return f"{shlex.quote(env.target.executable)} -m pip {args}"
+
+
+def build_problem(env: Environment, *evidence: str, fix: str, auto_fix: str | None = "rebuild", **facts: object) -> Outcome:
+    """A problem that only bites when mmcv is (re)built: a failure when a build is needed now,
+    a warning when mmcv already has its ops (the next rebuild would hit it)."""
+    if build_needed(env):
+        return fail(*evidence, fix=fix, auto_fix=auto_fix, **facts)
+    return warn(*evidence, "(mmcv already has ops: this matters for the next build)", fix=fix, auto_fix=auto_fix, **facts)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shlex
 
-from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
-from mmfix.checks.facts import build_needed, cuda_in_use, pip_command, rebuild_command, torch_is_cuda
+from mmfix.checks.base import Check, CheckContext, Outcome, check, ok, skip, warn
+from mmfix.checks.facts import build_problem, cuda_in_use, pip_command, rebuild_command, torch_is_cuda
 from mmfix.knowledge import cuda as cudak
 from mmfix.knowledge import cxx
 from mmfix.knowledge.versions import parse_version as version
@@ -19,13 +19,6 @@ from mmfix.model import Environment
 CHECKS: list[Check] = []
 GIB = 1024**3
 NVCC_JOB_BYTES = 2 * GIB  # about 2 GiB of memory per parallel nvcc/cc1plus job (catalog)
-
-
-def _problem(env: Environment, *evidence: str, fix: str, auto_fix: str | None = "rebuild", **facts: object) -> Outcome:
-    """fail when a build is needed now, warn otherwise."""
-    if build_needed(env):
-        return fail(*evidence, fix=fix, auto_fix=auto_fix, **facts)
-    return warn(*evidence, "(mmcv already has ops: this matters for the next build)", fix=fix, auto_fix=auto_fix, **facts)
 
 
 def _needs_cuda_toolchain(env: Environment) -> str | None:
@@ -49,14 +42,14 @@ def cuda_home(ctx: CheckContext) -> Outcome:
         kits = [k for k in env.host.toolkits if k.has_nvcc]
         fix = (f"export CUDA_HOME={shlex.quote(kits[0].root)}" if kits else
                f"install the CUDA {env.torch.cuda if env.torch else ''} toolkit (nvcc), or use a prebuilt wheel: mmfix wheels --install")
-        return _problem(env, "no nvcc under $CUDA_HOME/$CUDA_PATH or on PATH (a CUDA runtime image has none)",
+        return build_problem(env, "no nvcc under $CUDA_HOME/$CUDA_PATH or on PATH (a CUDA runtime image has none)",
                         fix=fix, auto_fix=None)
     if home:
         return ok(f"CUDA_HOME={home}; nvcc {nvcc.version} at {nvcc.path}")
     if nvcc.is_wrapper or not nvcc.toolkit_root or os.path.dirname(os.path.dirname(nvcc.path)) != nvcc.toolkit_root:
         guessed = os.path.dirname(os.path.dirname(nvcc.path))
         real = nvcc.toolkit_root or "the real toolkit folder"
-        return _problem(
+        return build_problem(
             env,
             f"CUDA_HOME is unset and the nvcc on PATH ({nvcc.path}) is a wrapper or link outside the toolkit",
             f"torch then guesses CUDA_HOME={guessed}, where cuda.h and the CUDA libraries are not",
@@ -88,7 +81,7 @@ def cuda_headers(ctx: CheckContext) -> Outcome:
         fix = f"export CPATH={shlex.quote(cpath)}  (mmfix rebuild adds them to its build's CPATH)"
     else:
         fix = "install the toolkit's math-library dev packages (libcusparse-dev, libcublas-dev, ...)"
-    return _problem(env, *evidence, fix=fix, missing=missing)
+    return build_problem(env, *evidence, fix=fix, missing=missing)
 
 
 @check(CHECKS, "cuda-version-mismatch", "C", "nvcc's CUDA matches the CUDA torch was built with")
@@ -107,7 +100,7 @@ def cuda_version_mismatch(ctx: CheckContext) -> Outcome:
         others = [k for k in env.host.toolkits if k.version and version(k.version) and version(k.version).major == tv.major]  # type: ignore[union-attr]
         fix = (f"export CUDA_HOME={shlex.quote(others[0].root)}" if others else
                f"install CUDA {env.torch.cuda} (or a torch built for CUDA {nvcc.version}), or mmfix wheels --install")
-        return _problem(env, f"nvcc is CUDA {nvcc.version}, torch {env.torch.version} was built with CUDA {env.torch.cuda}: "
+        return build_problem(env, f"nvcc is CUDA {nvcc.version}, torch {env.torch.version} was built with CUDA {env.torch.cuda}: "
                         "torch refuses a different major version", fix=fix, auto_fix=None)
     if tv.minor != nv.minor:
         return warn(f"nvcc is CUDA {nvcc.version}, torch was built with CUDA {env.torch.cuda}: a minor mismatch, torch "
@@ -127,14 +120,14 @@ def gcc_unsupported(ctx: CheckContext) -> Outcome:
         return skip("Windows builds use MSVC (see msvc-unsupported)")
     gxx = env.host.gxx or env.host.gcc
     if gxx is None:
-        return _problem(env, "no g++ on PATH: mmcv's ops are C++", fix="install g++ (e.g. apt-get install g++)", auto_fix=None)
+        return build_problem(env, "no g++ on PATH: mmcv's ops are C++", fix="install g++ (e.g. apt-get install g++)", auto_fix=None)
     if gxx.kind == "clang":
         return ok(f"host compiler is clang: {gxx.banner}")
     ver = version(gxx.version)
     if ver is None:
         return skip(f"could not read the version of {gxx.path}")
     if ver < version("5.0"):  # type: ignore[operator]
-        return _problem(env, f"{gxx.path} is GCC {gxx.version}: torch needs GCC 5 or later", fix="install a newer gcc", auto_fix=None)
+        return build_problem(env, f"{gxx.path} is GCC {gxx.version}: torch needs GCC 5 or later", fix="install a newer gcc", auto_fix=None)
     if ver.major == 5 and ver.minor == 5:
         return warn(f"{gxx.path} is GCC {gxx.version}: the FAQ reports segfaults with mmcv built by GCC 5.5",
                     fix="use another GCC (CC/CXX), e.g. 7.x-9.x")
@@ -153,7 +146,7 @@ def gcc_unsupported(ctx: CheckContext) -> Outcome:
         fix = f"CC={shlex.quote(cc)} CXX={shlex.quote(alt.path)} {rebuild_command(env)}"
     else:
         fix = f"install gcc-{limit} g++-{limit} and build with CC=gcc-{limit} CXX=g++-{limit}"
-    return _problem(env, f"host compiler GCC {gxx.version} is newer than {limit}, the newest CUDA {cuda} accepts "
+    return build_problem(env, f"host compiler GCC {gxx.version} is newer than {limit}, the newest CUDA {cuda} accepts "
                     f"(host_config.h: 'unsupported GNU version! gcc versions later than {limit} are not supported!')",
                     fix=fix, limit=limit)
 
@@ -172,7 +165,7 @@ def glibc_clash(ctx: CheckContext) -> Outcome:
     )
     if not clash:
         return ok(f"glibc {env.host.glibc} with CUDA {cuda}")
-    return _problem(env, f"glibc {env.host.glibc} declares cospi/sinpi/rsqrt with exception specifications CUDA {cuda}'s "
+    return build_problem(env, f"glibc {env.host.glibc} declares cospi/sinpi/rsqrt with exception specifications CUDA {cuda}'s "
                     "math headers contradict", fix="mmfix rebuild (force-includes a header that hides the glibc C23 "
                     "declarations for the build only), or a newer CUDA")
 
@@ -191,7 +184,7 @@ def cxx_standard(ctx: CheckContext) -> Outcome:
         return skip(f"no table entry for torch {env.torch.version} / {active.name} {active.version}")
     if asks >= need:
         return ok(f"{active.name} {active.version} builds with -std=c++{asks}; torch {env.torch.version} needs C++{need}")
-    return _problem(
+    return build_problem(
         env,
         f"{active.name} {active.version}'s setup.py compiles with -std=c++{asks}; torch {env.torch.version}'s headers "
         f"need C++{need}",
@@ -206,7 +199,7 @@ def ninja_missing(ctx: CheckContext) -> Outcome:
     env = ctx.env
     if env.host.ninja:
         return ok(f"ninja at {env.host.ninja}")
-    return _problem(env, "no ninja in the target environment or on PATH: torch falls back to a slow serial build "
+    return build_problem(env, "no ninja in the target environment or on PATH: torch falls back to a slow serial build "
                     "or fails ('could not find ninja')", fix=pip_command(env, "install ninja"), auto_fix=None)
 
 

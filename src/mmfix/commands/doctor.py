@@ -73,8 +73,9 @@ def run(
         from mmfix.config_lint import load_config
 
         load_config(config)  # a broken config (syntax, _base_ loop) is a usage error, exit 2
-    if dry_run and not fix:
-        raise UsageError("--dry-run needs --fix", None, "run 'mmfix doctor --fix --dry-run' to see the plan")
+    for flag, given in (("--dry-run", dry_run), ("--yes", yes)):
+        if given and not fix:
+            raise UsageError(f"{flag} needs --fix", None, f"run 'mmfix doctor --fix {flag}'")
     render.info("probing the target environment and this machine ...")
     env = probe(python)
     findings = diagnose(env, check_ids, config)
@@ -93,5 +94,7 @@ def run(
     if fix:
         from mmfix.commands import fixplan
 
-        return fixplan.apply_fixes(env, findings, python=python, yes=yes, dry_run=dry_run)
+        rc = fixplan.apply_fixes(env, findings, python=python, yes=yes, dry_run=dry_run)
+        # a dry run changes nothing: the problems found are still there
+        return max(rc, summary["exit_code"]) if dry_run else rc
     return summary["exit_code"]

@@ -194,6 +194,11 @@ def run_revert(
     roots: list[Path] = []
     if install:
         installs = _revert_install(python, dry_run)
+    if torch_dir is not None and source is not None:
+        raise UsageError("--torch-dir and --source exclude each other", None, "revert one tree at a time")
+    for flag, given in (("--torch-dir", torch_dir), ("--source", source)):
+        if given is not None and not given.is_dir():
+            raise UsageError(f"{flag} {given} is not a folder", None, f"pass the folder mmfix patched ({flag})")
     if not install or torch_dir is not None or source is not None:
         roots = _revert_roots(python, torch_dir, source)
         for root in roots:

@@ -17,6 +17,7 @@ from mmfix.build import source as srcmod
 from mmfix.build.plan import BuildPlan
 from mmfix.build.runner import BuildResult, find_ccache, prepare_source, run_build
 from mmfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_REFUSED, MmfixError, OperationFailed, UsageError
+from mmfix.knowledge.versions import parse_version
 from mmfix.model import Environment
 
 SCHEMA = "mmfix.rebuild/1"
@@ -158,6 +159,12 @@ def run(
     if threads_per_block is not None and threads_per_block not in (32, 64, 128, 256, 512, 1024):
         raise UsageError(f"--threads-per-block {threads_per_block} is out of range", "it must be a power of two in 32..1024",
                          "for example --threads-per-block 256")
+    if arch is not None and cpu:
+        raise UsageError("--arch and --cpu exclude each other", "--cpu builds CPU ops only",
+                         "pass --arch LIST for CUDA ops or --cpu for CPU ops")
+    if mmcv_version is not None and parse_version(mmcv_version) is None:
+        raise UsageError(f"--mmcv-version {mmcv_version!r} is not a version", "rebuild builds one release",
+                         "pass a release such as --mmcv-version 2.2.0 (mmfix wheels takes ranges)")
     if arch is not None:  # malformed lists fail before anything is probed or downloaded
         from mmfix.build.arch import parse_arch_list
 

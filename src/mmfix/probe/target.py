@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
@@ -51,6 +52,12 @@ def default_interpreter(environ: Mapping[str, str] | None = None, windows: bool 
             for cand in interpreter_in_prefix(prefix, win):
                 if os.path.isfile(cand):
                     return cand
+            if var == "VIRTUAL_ENV":  # an activated venv that is gone: say so, never guess past it
+                raise UsageError(
+                    f"$VIRTUAL_ENV={prefix} has no interpreter",
+                    "the activated environment was moved or deleted",
+                    "deactivate it, or pass --python PATH",
+                )
     for name in ("python", "python3"):
         found = proc.which(name, path=env.get("PATH"))
         if found:
@@ -67,8 +74,10 @@ def resolve_interpreter(python: str | None) -> str:
 
     Raises UsageError for a missing path.
     """
-    if not python:
+    if python is None:
         return default_interpreter()
+    if not python.strip():
+        raise UsageError("--python is empty", None, "pass the path of the target environment's python")
     p = Path(python).expanduser()
     if p.is_dir():
         for cand in interpreter_in_prefix(str(p), sys.platform == "win32"):
@@ -99,20 +108,32 @@ def _script_source() -> str:
     return prefix + "\n" + (HERE / "target_script.py").read_text(encoding="utf-8")
 
 
+def _first_line(text: str, limit: int = 160) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def _explain_bad_interpreter(python: str, result: proc.ProcResult) -> UsageError:
     check = proc.run([python, "-c", _VERSION_ONLY], timeout=20)
-    if check.ok and check.stdout.strip():
-        version = check.stdout.strip()
-        parts = tuple(int(x) for x in version.split(".")[:2])
-        if parts < MIN_TARGET:
-            return UsageError(
-                f"--python {python} is Python {version}",
-                "mmcv and mmfix's probe need Python 3.6 or newer",
-                "pass the interpreter of the environment that has torch and mmcv",
-            )
-    detail = result.start_error or (result.stderr.strip().splitlines() or ["no output"])[-1]
+    version = check.stdout.strip() if check.ok else ""
+    version = version if re.fullmatch(r"\d+\.\d+\.\d+", version) else ""
+    if version and tuple(int(x) for x in version.split(".")[:2]) < MIN_TARGET:
+        return UsageError(
+            f"--python {python} is Python {version}",
+            "mmcv and mmfix's probe need Python 3.6 or newer",
+            "pass the interpreter of the environment that has torch and mmcv",
+        )
     if result.timed_out:
         detail = f"it did not answer within {PROBE_TIMEOUT_S:.0f} s"
+    elif result.start_error:
+        detail = result.start_error
+    elif not version:
+        detail = "it does not run Python code (asked with -c for its version, it printed none)"
+    elif result.ok:
+        detail = f"Python {version} ran the probe but printed no JSON result"
+    else:
+        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+        detail = f"Python {version}, the probe failed: {_first_line(lines[-1]) if lines else f'exit {result.returncode}'}"
     return UsageError(
         f"--python {python} is not a working Python interpreter",
         detail,
