@@ -165,7 +165,7 @@ def index_base(index_url: str | None = None) -> str:
         source = "--index-url" if index_url else K.INDEX_URL_ENV
         raise UsageError(
             f"bad wheel index URL {base!r}",
-            why=f"{source} needs an http(s):// URL with a host",
+            why=f"{source} needs an http(s):// URL with a host, or a file:// path",
             fix=f"for example {K.OFFICIAL_BASE}",
         )
     return base if base.endswith(".html") else base.rstrip("/")

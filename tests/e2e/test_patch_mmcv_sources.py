@@ -77,6 +77,8 @@ def test_threads_per_block_on_real_sources(
     h = src / header
     released = h.read_bytes()
     assert b"#define THREADS_PER_BLOCK 512\n" in released
+    same = mmfix("patch-threads", "--value", "512", "--source", str(src))  # the released value
+    assert same.returncode == 0 and "already 512" in same.stdout and h.read_bytes() == released
     r = mmfix("patch-threads", "--value", "256", "--source", str(src))
     assert r.returncode == 0, r.stderr
     assert (

@@ -94,6 +94,14 @@ def test_tampered_file_is_refused_and_untouched(tmp_path: Path) -> None:
     assert not (tmp_path / ".mmfix" / "journal.json").exists()
 
 
+def test_change_outside_the_patched_lines_is_named_as_such(tmp_path: Path) -> None:
+    f = tree(tmp_path, ORIG + "// a local comment\n")
+    with pytest.raises(RefusedError) as err:
+        engine.apply(tmp_path, [engine.Request(demo_patch())])
+    assert "differs elsewhere" in err.value.one_line() and "expected" not in err.value.one_line()
+    assert f.read_text().endswith("// a local comment\n")
+
+
 def test_failed_replace_leaves_original_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

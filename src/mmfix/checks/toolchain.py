@@ -74,7 +74,7 @@ def cuda_headers(ctx: CheckContext) -> Outcome:
     if not missing:
         return ok(f"{kit.root} has {', '.join(kit.math_headers)}")
     wheel_dirs = list(env.torch.nvidia_include_dirs) if env.torch else []
-    evidence = [f"{kit.root}/include lacks {', '.join(missing)} (torch's ATen/cuda headers include them)"]
+    evidence = [f"{root}/include lacks {', '.join(missing)} (torch's ATen/cuda headers include them)"]
     if wheel_dirs:
         evidence.append(f"torch's nvidia-* wheels bring them in: {', '.join(wheel_dirs[:3])}")
         cpath = os.pathsep.join(wheel_dirs)

@@ -94,20 +94,31 @@ def _expected_mismatch(text: str, variant: Variant, patch: Patch) -> list[str]:
             n = h.old_start + i
             have = lines[n - 1] if n - 1 < len(lines) else "<end of file>"
             if have != want.rstrip("\n"):
-                out.append(f"line {n}: expected {want.rstrip()!r}, found {have.rstrip()!r}")
+                out.append(f"line {n}: expected {_short(want.rstrip())!r}, found {_short(have.rstrip())!r}")
     return out
+
+
+def _short(line: str, limit: int = 80) -> str:
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _refuse(path: str, patch: Patch, text: str, sha: str) -> RefusedError:
     best: list[str] | None = None
+    patched_lines_intact = False
     for v in patch.variants:
         try:
             mism = _expected_mismatch(text, v, patch)
         except textdiff.DiffError:
             continue
-        if best is None or (mism and len(mism) < len(best)):
+        if not mism:  # the lines this release's patch touches are intact: the change is elsewhere
+            patched_lines_intact = True
+        elif best is None or len(mism) < len(best):
             best = mism
-    detail = "; ".join((best or [])[:4]) or "the content is not a released file mmfix knows"
+    if patched_lines_intact:
+        detail = ("the lines the patch changes are as released, but the file differs elsewhere from "
+                  "every released version mmfix knows")
+    else:
+        detail = "; ".join((best or [])[:4]) or "the content is not a released file mmfix knows"
     return RefusedError(
         f"{path} is not a file mmfix knows (patch {patch.id}, sha256 {sha[:12]})",
         f"unknown content, not changed: {detail}",
@@ -170,6 +181,8 @@ def transform(text: str, req: Request, path: str) -> tuple[str, str, str, str]:
             "the shipped patch data is inconsistent",
             "report this to mmfix; nothing was changed",
         )
+    if new == text:  # the released file already has this value (THREADS_PER_BLOCK 512)
+        return ALREADY, text, f"already {patch.param} {value}" if patch.param else "already patched", value
     return state, new, note, value
 
 
