@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmfix import proc
+from mmfix.probe import extbin
 
 # Runs in the target (Python 3.6+, stdlib + torch + mmcv): prints one JSON line.
 NMS_SCRIPT = textwrap.dedent(
@@ -67,20 +67,16 @@ class VerifyResult:
 
 
 def find_cuobjdump(python: str | None = None, toolkit_root: str | None = None) -> str | None:
-    """cuobjdump: PATH, the toolkit, or PyPI's nvidia-cuda-cuobjdump in the target's site-packages."""
-    found = shutil.which("cuobjdump")
-    if found:
-        return found
-    cands: list[Path] = []
-    if toolkit_root:
-        cands.append(Path(toolkit_root) / "bin" / "cuobjdump")
-    cands += [Path("/usr/local/cuda/bin/cuobjdump")]
+    """cuobjdump for verifying a build: ``mmfix.probe.extbin.find_cuobjdump`` (PATH, CUDA_HOME, the
+    toolkit, /usr/local/cuda*, PyPI's nvidia-cuda-cuobjdump) with the toolkit and the target's
+    site-packages (asked from ``python``) as extra places."""
+    site: list[str] = []
     if python:
         r = proc.run([python, "-c", "import sysconfig;print(sysconfig.get_paths()['purelib'])"], timeout=60)
         if r.ok:
-            sp = Path(r.stdout.strip())
-            cands += sorted(sp.glob("nvidia/*/bin/cuobjdump")) + sorted(sp.glob("nvidia/cuda_cuobjdump/bin/cuobjdump"))
-    return next((str(c) for c in cands if c.is_file()), None)
+            site.append(r.stdout.strip())
+    nvcc = str(Path(toolkit_root) / "bin" / "nvcc") if toolkit_root else None
+    return extbin.find_cuobjdump(None, nvcc, site)
 
 
 def list_archs(ext_path: str, cuobjdump: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
