@@ -40,15 +40,18 @@ def test_wrapper_script_is_resolved_to_the_real_toolkit(tmp_path):
     kit = tmp_path / "cuda-12.4"
     (kit / "bin").mkdir(parents=True)
     (kit / "include").mkdir()
-    (kit / "include" / "cuda.h").write_text("")
+    (kit / "include" / "cuda_runtime.h").write_text("")
     real = kit / "bin" / "nvcc"
     real.write_text("\x7fELF")
     wrap = tmp_path / "wrap" / "nvcc"
     wrap.parent.mkdir()
     wrap.write_text(f'#!/bin/sh\nexec {real} "$@"\n')
-    assert host.resolve_nvcc_wrapper(str(wrap)) == str(real)
-    assert host.toolkit_root_of(str(wrap)) is None
-    assert host.toolkit_root_of(str(real)) == str(kit)
+    wrap.chmod(0o755)
+    nvcc = host.find_nvcc({"PATH": str(wrap.parent)})
+    assert nvcc is not None and nvcc.path == str(wrap)
+    assert nvcc.real_path == str(real) and nvcc.toolkit_root == str(kit) and nvcc.is_wrapper
+    direct = host.find_nvcc({"CUDA_HOME": str(kit), "PATH": ""})
+    assert direct is not None and direct.toolkit_root == str(kit) and not direct.is_wrapper
 
 
 def test_toolkit_version_and_math_headers(tmp_path: Path):

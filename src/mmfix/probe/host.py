@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mmfix import proc
+from mmfix.build.toolkit import resolve_toolkit_root
 from mmfix.knowledge.cuda import CUDA_MATH_HEADERS
 from mmfix.knowledge.gpus import cc_for_name
 from mmfix.model import Compiler, CudaToolkit, Gpu, Nvcc
@@ -32,7 +33,6 @@ BUILD_VARIABLES = (
 
 _NVCC_RELEASE = re.compile(r"release (\d+\.\d+)")
 _NVCC_BUILD = re.compile(r"Build (cuda_\S+)")
-_EXEC_LINE = re.compile(r"""^\s*exec\s+["']?([^"'\s]+/nvcc)["']?""", re.MULTILINE)
 
 
 def build_variables(environ: Mapping[str, str], extra: tuple[str, ...] = ()) -> dict[str, str]:
@@ -59,34 +59,6 @@ def parse_list_gpu_arch(text: str) -> tuple[str, ...]:
     return tuple(w for w in text.split() if re.fullmatch(r"compute_\d+[a-z]?", w))
 
 
-def resolve_nvcc_wrapper(path: str) -> str | None:
-    """The real nvcc behind ``path``: follows links, and ``exec /x/bin/nvcc "$@"`` shell wrappers.
-
-    Returns None when ``path`` is neither a link nor a readable wrapper script.
-    """
-    real = os.path.realpath(path)
-    try:
-        with open(real, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return real if real != path else None
-    if head.startswith(b"#!"):
-        m = _EXEC_LINE.search(head.decode("utf-8", "replace"))
-        if m and os.path.isfile(m.group(1)):
-            return os.path.realpath(m.group(1))
-        return None
-    return real
-
-
-def toolkit_root_of(nvcc_path: str) -> str | None:
-    """``<root>/bin/nvcc`` -> ``<root>`` when <root> looks like a CUDA toolkit (has include/cuda.h
-    or targets/*/include/cuda.h)."""
-    root = Path(nvcc_path).parent.parent
-    if (root / "include" / "cuda.h").is_file() or glob.glob(str(root / "targets" / "*" / "include" / "cuda.h")):
-        return str(root)
-    return None
-
-
 def find_nvcc(environ: Mapping[str, str]) -> Nvcc | None:
     """The nvcc torch would use: $CUDA_HOME/bin/nvcc, $CUDA_PATH/bin/nvcc, then PATH."""
     candidates = []
@@ -99,11 +71,11 @@ def find_nvcc(environ: Mapping[str, str]) -> Nvcc | None:
     path = next((c for c in candidates if os.path.isfile(c)), None)
     if path is None:
         return None
-    real = resolve_nvcc_wrapper(path)
-    root = toolkit_root_of(path)
-    is_wrapper = root is None and real is not None and real != os.path.realpath(path)
-    if root is None and real:
-        root = toolkit_root_of(real)
+    # the toolkit behind links and exec-wrapper scripts (the rebuild plan uses the same resolver)
+    found_root = resolve_toolkit_root(path)
+    root = str(found_root) if found_root else None
+    real = str(found_root / "bin" / "nvcc") if found_root else None
+    is_wrapper = root is not None and os.path.dirname(os.path.dirname(path)) != root
     out = proc.run([path, "--version"], timeout=30)
     version, build = parse_nvcc_version(out.stdout) if out.ok else (None, None)
     archs: tuple[str, ...] = ()
