@@ -1,4 +1,4 @@
-from mmfix.cli import main
+from mmfix.launch import main
 
 if __name__ == "__main__":
     main()

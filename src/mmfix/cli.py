@@ -14,7 +14,8 @@ from typing import Optional
 import typer
 
 from mmfix import __version__, render
-from mmfix.errors import EXIT_INTERRUPTED, MmfixError
+from mmfix.errors import EXIT_INTERRUPTED
+from mmfix.launch import hoist_global_flags, run_guarded
 
 app = typer.Typer(
     name="mmfix",
@@ -225,40 +226,12 @@ def wheels(
     )
 
 
-GLOBAL_FLAGS = {"--verbose", "--quiet", "-q", "--no-color"}
-
-
-def hoist_global_flags(argv: list[str]) -> list[str]:
-    """Move global flags typed after the command (``mmfix doctor -v``) in front of it, where the
-    option parser expects them. Stops at ``--``."""
-    front: list[str] = []
-    rest: list[str] = []
-    for i, arg in enumerate(argv):
-        if arg == "--":
-            rest.extend(argv[i:])
-            break
-        if arg in GLOBAL_FLAGS or (arg.startswith("-v") and set(arg[1:]) == {"v"}):
-            front.append(arg)
-        else:
-            rest.append(arg)
-    return front + rest
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app; MmfixError -> one line + its exit code; Ctrl-C -> 130;
     option-parsing errors -> typer's usage message, exit 2."""
     args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     try:
-        rc = app(args=args, prog_name="mmfix", standalone_mode=False)
-    except MmfixError as exc:
-        render.error_line(exc.one_line())
-        if render.options().json:  # a JSON consumer gets a document too, never an empty stdout
-            render.emit_json("mmfix.error/1", {"error": {"what": exc.what, "why": exc.why, "fix": exc.fix,
-                                                         "exit_code": exc.exit_code}})
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        render.error_line("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+        rc = run_guarded(lambda: app(args=args, prog_name="mmfix", standalone_mode=False))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:

@@ -7,24 +7,14 @@ empty tuple, never an exception. ``to_dict`` gives the JSON form used by ``--jso
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmfix.jsonable import to_jsonable
 
-def to_jsonable(value: Any) -> Any:
-    """Convert dataclasses, enums, tuples and mappings into JSON-ready Python values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    return value
+__all__ = ["to_jsonable"]  # re-exported: the JSON form of every dataclass here
 
 
 # --- the target interpreter ---------------------------------------------------------------

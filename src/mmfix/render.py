@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from rich.console import Console
+from mmfix.jsonable import to_jsonable
 
-from mmfix.model import Finding, Status, to_jsonable
+if TYPE_CHECKING:  # rich and the model load on first use (`explain --json` needs neither)
+    from rich.console import Console
+
+    from mmfix.model import Finding
 
 
-@dataclass(frozen=True)
-class Options:
-    """Global output options from the command line."""
+class Options(NamedTuple):
+    """Global output options from the command line (a NamedTuple: `mmfix explain` never
+    imports dataclasses, 20 ms of its start)."""
 
     verbose: int = 0
     quiet: bool = False
@@ -43,13 +46,39 @@ def console() -> Console:
     """The stdout console (no colour when --no-color, NO_COLOR, or not a terminal)."""
     global _console
     if _console is None:
+        from rich.console import Console
+
         _console = Console(no_color=not _options.color, highlight=False, soft_wrap=True)
     return _console
+
+
+class PlainText:
+    """Where no colour can show (stdout not a terminal, --no-color, NO_COLOR): ``print`` writes the
+    text as it is, without loading rich (``mmfix explain`` on a 100 MB log: 25 ms of its start).
+    Markup is not read: give it plain text. Characters stdout cannot encode become ``?``."""
+
+    def print(self, text: str = "", *, end: str = "\n", style: str | None = None, markup: bool = False) -> None:
+        out = text + end
+        try:
+            sys.stdout.write(out)
+        except UnicodeEncodeError:
+            encoding = sys.stdout.encoding or "ascii"
+            sys.stdout.write(out.encode(encoding, errors="replace").decode(encoding))
+
+
+def text_console() -> Console | PlainText:
+    """A console for plain text with optional styles: rich's when colour can show (a terminal,
+    or FORCE_COLOR set, and colour not turned off), else ``PlainText``."""
+    if _options.color and (os.environ.get("FORCE_COLOR") or sys.stdout.isatty()):
+        return console()
+    return PlainText()
 
 
 def err_console() -> Console:
     global _err_console
     if _err_console is None:
+        from rich.console import Console
+
         _err_console = Console(stderr=True, no_color=not _options.color, highlight=False, soft_wrap=True)
     return _err_console
 
@@ -71,12 +100,12 @@ def error_line(text: str) -> None:
     err_console().print(f"mmfix: error: {text}", markup=False, style="bold red")
 
 
-SYMBOLS = {
-    Status.OK: ("✓", "green"),
-    Status.WARN: ("!", "yellow"),
-    Status.FAIL: ("✗", "red"),
-    Status.SKIP: ("-", "dim"),
-    Status.ERROR: ("E", "magenta"),
+SYMBOLS = {  # by Status value
+    "ok": ("✓", "green"),
+    "warn": ("!", "yellow"),
+    "fail": ("✗", "red"),
+    "skip": ("-", "dim"),
+    "error": ("E", "magenta"),
 }
 
 FAMILY_NAMES = {
@@ -96,6 +125,8 @@ def print_findings(findings: list[Finding] | tuple[Finding, ...], verbose: int =
     Evidence of passing and skipped checks shows only with ``verbose``; without it the skipped
     checks of a family are one line.
     """
+    from mmfix.model import Status
+
     con = console()
     groups: dict[str, list[Finding]] = {}
     for f in findings:
@@ -107,7 +138,7 @@ def print_findings(findings: list[Finding] | tuple[Finding, ...], verbose: int =
             continue
         con.print(f"[bold]{FAMILY_NAMES.get(fam, fam)}[/bold]")
         for f in shown:
-            sym, style = SYMBOLS[f.status]
+            sym, style = SYMBOLS[f.status.value]
             con.print(f"  [{style}]{sym}[/{style}] {f.id}: ", end="")
             con.print(f.title, markup=False)
             if f.status in (Status.WARN, Status.FAIL, Status.ERROR) or verbose > 0:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmfix.explain import NotALog, explain_lines, explain_stream, reader
+from mmfix.explain import NotALog, explain_lines, explain_stream, prefilter, reader
 from mmfix.explain.engine import REPORT_ANCHORS, REPORT_ANCHORS_STR
 from mmfix.explain.signatures import ANCHORS, ANCHORS_STR
 
@@ -126,7 +127,7 @@ def test_explain_lines_accepts_text_with_embedded_newlines() -> None:
     assert result.matches[0].line == 3
 
 
-grep_only = pytest.mark.skipif(reader.find_grep() is None, reason="no grep on PATH")
+grep_only = pytest.mark.skipif(shutil.which("grep") is None or os.name != "posix", reason="no grep on PATH")
 
 
 @grep_only
@@ -135,8 +136,9 @@ grep_only = pytest.mark.skipif(reader.find_grep() is None, reason="no grep on PA
     picks=st.lists(st.integers(0, len(POOL) - 1), min_size=1, max_size=600),
     crlf=st.booleans(),
     final_newline=st.booleans(),
+    parts=st.integers(1, 5),
 )
-def test_grep_scan_equals_chunk_scan(picks: list[int], crlf: bool, final_newline: bool) -> None:
+def test_grep_scan_equals_chunk_scan(picks: list[int], crlf: bool, final_newline: bool, parts: int) -> None:
     import tempfile
 
     lines = [POOL[i] for i in picks]
@@ -146,13 +148,13 @@ def test_grep_scan_equals_chunk_scan(picks: list[int], crlf: bool, final_newline
         path = os.path.join(tmp, "build.log")
         with open(path, "wb") as fh:
             fh.write(data)
-        scanner = reader.GrepScanner(reader.find_grep() or "grep", ANCHORS, REPORT_ANCHORS, count=True)
-        got = [(c.line, c.text, c.report, c.anchor, c.before) for c in scanner.scan(path)]
+        scanner, cands = reader.grep_candidates(path, ANCHORS, REPORT_ANCHORS, parts=parts)
+        got = [(c.line, c.text, c.report, c.anchor, c.before) for c in cands]
         lines_read = scanner.lines_read
     chunks = reader.ChunkScanner(ANCHORS, REPORT_ANCHORS)
     want = [(c.line, c.text, c.report, c.anchor, c.before) for c in chunks.scan(io.BytesIO(data))]
     assert got == want
-    assert lines_read == chunks.lines_read
+    assert lines_read == chunks.lines_read if parts == 1 else lines_read in (None, chunks.lines_read)
 
 
 @grep_only
@@ -169,11 +171,11 @@ def test_explain_file_uses_grep_for_big_files_with_the_same_result(
     calls: list[str] = []
     real = reader.GrepScanner.scan
 
-    def spy(self, p):  # type: ignore[no-untyped-def]
-        calls.append(p)
-        return real(self, p)
+    def spy(self):  # type: ignore[no-untyped-def]
+        calls.append(self.run.path)
+        return real(self)
 
-    monkeypatch.setattr(reader, "GREP_MIN_BYTES", 1)
+    monkeypatch.setattr(prefilter, "GREP_MIN_BYTES", 1)
     monkeypatch.setattr(reader.GrepScanner, "scan", spy)
     with_grep = explain_file(path)
     assert calls == [str(path)]
@@ -181,8 +183,8 @@ def test_explain_file_uses_grep_for_big_files_with_the_same_result(
     without = explain_file(path)
     assert with_grep.ids == without.ids == ["ops-cpu-only"]
     assert with_grep.matches == without.matches
-    assert without.lines == 20_025
-    assert with_grep.lines is None and with_grep.bytes_read == path.stat().st_size
+    assert without.lines == with_grep.lines == 20_025
+    assert with_grep.bytes_read == without.bytes_read == path.stat().st_size
     assert with_grep.environment == without.environment
 
 
@@ -190,11 +192,102 @@ def test_explain_file_uses_grep_for_big_files_with_the_same_result(
 def test_grep_scan_cuts_a_monster_line(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     from pathlib import Path
 
-    monkeypatch.setattr(reader, "MAX_LINE", 10_000)
+    monkeypatch.setattr(prefilter, "MAX_LINE", 10_000)
     path = Path(str(tmp_path)) / "one-line.log"
     path.write_bytes(b"error " + b"x" * 100_000 + b"\nnvcc fatal   : Unsupported gpu architecture 'compute_90'\n")
-    scanner = reader.GrepScanner(reader.find_grep() or "grep", ANCHORS, REPORT_ANCHORS)
-    cands = list(scanner.scan(str(path)))
+    _, found = reader.grep_candidates(str(path), ANCHORS, REPORT_ANCHORS)
+    cands = list(found)
     assert [c.line for c in cands] == [1, 2]
     assert len(cands[0].text) < 10_010
     assert "compute_90" in cands[1].text
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 300), min_size=1, max_size=40),
+    parts=st.integers(1, 9),
+    final_newline=st.booleans(),
+)
+def test_split_points_start_lines_in_order(lengths: list[int], parts: int, final_newline: bool) -> None:
+    data = b"\n".join(b"x" * n for n in lengths) + (b"\n" if final_newline else b"")
+    starts = prefilter.split_points(io.BytesIO(data), len(data), parts)
+    assert starts[0] == 0 and len(starts) <= parts
+    assert starts == sorted(set(starts))
+    assert all(0 < s < len(data) and data[s - 1 : s] == b"\n" for s in starts[1:])
+
+
+def test_split_points_keep_one_long_line_whole() -> None:
+    data = b"y" * 10_000 + b"\nshort\n"
+    assert prefilter.split_points(io.BytesIO(data), len(data), 4) == [0, 10_001]
+
+
+@grep_only
+def test_a_report_across_part_boundaries_is_whole(tmp_path: pytest.TempPathFactory) -> None:
+    from pathlib import Path
+
+    report = ["sys.platform: linux", "Python: 3.8.10", "PyTorch: 1.10.0+cu113", "MMCV: 1.3.7"]
+    lines = [f"[{i}/900] c++ -c x{i}.cpp" for i in range(300)] + report + [f"tail {i}" for i in range(300)]
+    path = Path(str(tmp_path)) / "report.log"
+    data = ("\r\n".join(lines) + "\r\n").encode()
+    path.write_bytes(data)
+    for parts in (1, 2, 3, 7):
+        scanner, found = reader.grep_candidates(str(path), ANCHORS, REPORT_ANCHORS, parts=parts)
+        cands = list(found)
+        assert [c.line for c in cands if c.anchor] == [301]
+        assert [c.text for c in cands if c.report] == report[1:] + [f"tail {i}" for i in range(200 - 3)]
+        assert scanner.lines_read == (604 if parts == 1 else None)
+        assert cands[0].before == tuple(lines[292:300])
+
+
+def fake_grep(tmp_path: object, body: str) -> str:
+    from pathlib import Path
+
+    script = Path(str(tmp_path)) / "grep"
+    script.write_text('#!/bin/sh\n: > "$0.ran"\n' + body + "\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+@grep_only
+@pytest.mark.parametrize(
+    "body",
+    [
+        "cat >/dev/null; echo 'grep: memory exhausted' >&2; exit 2",  # grep fails
+        "cat >/dev/null; echo 'not grep -n -b output'; exit 0",  # odd output
+        "cat >/dev/null; exit 1",  # no end-of-part line: the input never reached grep
+        "exit 0",  # stops reading at once (the feeder sees EPIPE)
+    ],
+)
+def test_a_failing_grep_falls_back_to_the_python_scan(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, body: str
+) -> None:
+    from pathlib import Path
+
+    from mmfix.explain import explain_file
+
+    case = Path(__file__).resolve().parents[1] / "data" / "explain" / "nms-cpu-only-docker.log"
+    path = Path(str(tmp_path)) / "big.log"
+    path.write_bytes(b"[1/2] c++ -c x.cpp -o x.o\n" * 5_000 + case.read_bytes())
+    monkeypatch.setattr(prefilter, "GREP_MIN_BYTES", 1)
+    monkeypatch.setattr(prefilter, "find_grep", lambda: fake_grep(tmp_path, body))
+    result = explain_file(path)
+    assert (Path(str(tmp_path)) / "grep.ran").exists()
+    assert result.ids == ["ops-cpu-only"]
+    assert result.lines == 5_025
+
+
+@grep_only
+def test_closing_a_scan_early_stops_its_grep_processes(tmp_path: pytest.TempPathFactory) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "errors.log"
+    path.write_bytes(b"error: x\n" * 50_000)
+    scanner, it = reader.grep_candidates(str(path), ANCHORS, REPORT_ANCHORS, parts=3)
+    pids = [p.pid for p in scanner.run._parts]
+    assert len(pids) == 3
+    assert next(it).line == 1
+    it.close()
+    assert scanner.run._parts == []
+    for pid in pids:  # reaped: no such child any more
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Any
 
 from mmfix import render
 from mmfix.errors import EXIT_OK, EXIT_PROBLEMS, MmfixError, UsageError
-from mmfix.explain import ExplainResult, NotALog, explain_file, explain_stdin
-from mmfix.model import Environment
+from mmfix.explain import anchors, prefilter
+from mmfix.explain.prefilter import NotALog
+
+TYPE_CHECKING = False  # not typing's: `mmfix explain` starts faster without it
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mmfix.explain.engine import ExplainResult
+    from mmfix.model import Environment
 
 SCHEMA = "mmfix.explain/1"
 MAX_TEXT = 300  # characters of an evidence line shown in human output
@@ -36,42 +42,51 @@ def _check_readable(name: str) -> None:
     """Raise UsageError (exit 2) when ``name`` is not a readable file."""
     if name == "-":
         return
-    path = Path(name)
-    if not path.exists():
+    if not os.path.exists(name):
         raise UsageError(f"cannot read {name}", "no such file", "give the path of a log file, or - for stdin")
-    if path.is_dir():
+    if os.path.isdir(name):
         raise UsageError(f"cannot read {name}", "it is a directory", "give a log file inside it, or - for stdin")
-    if not os.access(path, os.R_OK):
+    if not os.access(name, os.R_OK):
         raise UsageError(f"cannot read {name}", "permission denied", "make it readable, or pipe it on stdin")
 
 
-def _explain_one(name: str) -> ExplainResult:
+def _explain_one(name: str, started: prefilter.GrepRun | None = None) -> ExplainResult:
+    from mmfix.explain.engine import explain_file, explain_stdin
+
     if name == "-" and sys.stdin.isatty():
         render.info("reading a log from stdin (paste it, then Ctrl-D; Ctrl-Z Enter on Windows)")
     try:
-        return explain_stdin() if name == "-" else explain_file(Path(name))
+        return explain_stdin() if name == "-" else explain_file(name, started)
     except IsADirectoryError as exc:  # raced with _check_readable
         raise UsageError(f"cannot read {name}", "it is a directory", "give a log file") from exc
     except OSError as exc:
         raise UsageError(f"cannot read {name}", exc.strerror or str(exc), "give a readable log file") from exc
 
 
-def run(files: list[str], as_json: bool) -> int:
+def run(files: list[str], as_json: bool, started: prefilter.GrepRun | None = None) -> int:
     """Explain each input in ``files`` ("-" = stdin); print text or one JSON document.
+
+    ``started``: the grep prefilter already running on ``files[0]`` (``prefilter.try_start``).
 
     Returns 0 when a known problem was named, 1 when not (or no input held log text).
     Raises ``UsageError`` (exit 2) for a missing path or a directory, ``MmfixError`` (exit 1)
     when no input held log text (human output).
     """
     names = files or ["-"]
-    for name in names:
-        _check_readable(name)
-    results: list[tuple[str, ExplainResult | None]] = []
-    for name in names:
-        try:
-            results.append((name, _explain_one(name)))
-        except NotALog:
-            results.append((name, None))
+    try:
+        for name in names:
+            _check_readable(name)
+        if started is None:  # grep searches the first file while Python imports the engine
+            started = prefilter.try_start(names[0], anchors.ANCHORS)
+        results: list[tuple[str, ExplainResult | None]] = []
+        for i, name in enumerate(names):
+            try:
+                results.append((name, _explain_one(name, started if i == 0 else None)))
+            except NotALog:
+                results.append((name, None))
+    finally:
+        if started is not None:
+            started.close()  # stops grep when the run ended early (bad input, Ctrl-C)
     named = any(r is not None and r.named for _, r in results)
     if as_json:
         render.emit_json(SCHEMA, _payload(results))
@@ -152,7 +167,7 @@ def _env_summary(env: Environment) -> list[str]:
 
 
 def _print_result(name: str, result: ExplainResult | None) -> None:
-    con = render.console()
+    con = render.text_console()
     if result is None:
         con.print(f"{name}: no log text found (empty or binary data)", markup=False)
         return
@@ -161,8 +176,8 @@ def _print_result(name: str, result: ExplainResult | None) -> None:
     con.print(f"{name}: {size} read, {count} known problem(s)", markup=False, style="bold")
     for i, m in enumerate(result.matches, 1):
         con.print()
-        con.print(f"{i}. ", end="", style="bold red")
-        con.print(f"{m.id}", end="", style="bold")
+        con.print(f"{i}. ", end="", style="bold red", markup=False)
+        con.print(f"{m.id}", end="", style="bold", markup=False)
         con.print(f"  {m.title}", markup=False)
         where = m.where if m.source == "log" else f"environment report, line {m.line}"
         con.print(f"   {where}: ", end="", style="dim")
@@ -190,7 +205,7 @@ def _print_result(name: str, result: ExplainResult | None) -> None:
         named = {m.id for m in result.matches}
         others = [f for f in result.findings if f.id not in named]  # no need to say it twice
         if others:
-            con.print("doctor checks on the report's facts:", style="bold")
+            con.print("doctor checks on the report's facts:", style="bold", markup=False)
             render.print_findings(others)
     if not result.named:
         con.print()

@@ -6,29 +6,29 @@
 
 from __future__ import annotations
 
-import dataclasses
+import os
 import re
-import string
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
-from mmfix.explain import reader
+from mmfix.explain import prefilter, reader
 from mmfix.explain.facts import derive
+from mmfix.explain.literal import required_literal
 from mmfix.explain.signatures import (
     ANCHORS,
     ANCHORS_STR,
     CONSEQUENCES,
     ECHO_LINE,
+    REPORT_ANCHORS,
+    REPORT_ANCHORS_STR,
     SIGNATURES,
     Signature,
 )
-from mmfix.model import Environment, Finding
 
-REPORT_ANCHORS = (b"sys.platform", b"PyTorch version")
-REPORT_ANCHORS_STR = tuple(a.decode() for a in REPORT_ANCHORS)
+if TYPE_CHECKING:  # the model is imported only when a pasted report needs it
+    from mmfix.model import Environment, Finding
+
 MAX_UNMATCHED = 5
 
 # A line that reads like an error although no signature knows it.
@@ -40,16 +40,14 @@ _NOT_ERROR = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(NamedTuple):
     """A log line: its 1-based number and text (leading/trailing blanks removed)."""
 
     line: int
     text: str
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """One catalog id found in the input, with every line that showed it.
 
     ``line``/``text``: the first evidence line; ``lines``: all of them (``count`` in total);
@@ -63,7 +61,7 @@ class Match:
     text: str
     facts: dict[str, Any]
     fix: str
-    count: int = 1
+    count: int = 1  # type: ignore[assignment]  # (shadows tuple.count, on purpose)
     lines: tuple[int, ...] = ()
     title: str = ""
     family: str = ""
@@ -98,25 +96,24 @@ class Match:
         return f"{self.count} times, lines {self.lines[0]}-{self.lines[-1]}"
 
 
-@dataclass(frozen=True)
-class Consequence:
+class Consequence(NamedTuple):
     """A line printed because something earlier failed (``ninja: build stopped`` ...)."""
 
     key: str
     line: int
     text: str
-    count: int = 1
+    count: int = 1  # type: ignore[assignment]  # (shadows tuple.count, on purpose)
 
 
-@dataclass(frozen=True)
-class ExplainResult:
+class ExplainResult(NamedTuple):
     """What ``explain`` found in one input.
 
     ``matches``: catalog ids in rank order (root cause first); ``unmatched``: the first error lines
     no signature explains; ``consequences``: cascade lines (ninja, CalledProcessError ...);
     ``environment``: the facts of a pasted collect_env report, when there was one; ``findings``:
-    the doctor checks that fail or warn on those facts; ``lines``: lines read (None when the
-    grep prefilter read the file: counting them would cost a second pass); ``bytes_read``.
+    the doctor checks that fail or warn on those facts; ``lines``: lines read (None when grep
+    read the file's last part straight from the file: see ``prefilter.GrepRun``); ``bytes_read``.
+    A NamedTuple, like ``Match``: `mmfix explain` never imports dataclasses (20 ms of its start).
     """
 
     matches: tuple[Match, ...] = ()
@@ -124,7 +121,7 @@ class ExplainResult:
     consequences: tuple[Consequence, ...] = ()
     environment: Environment | None = None
     findings: tuple[Finding, ...] = ()
-    lines: int | None = 0  # None when not counted (the grep prefilter skips that pass)
+    lines: int | None = 0  # None when not counted
     bytes_read: int | None = None
     source: str = ""
 
@@ -138,44 +135,62 @@ class ExplainResult:
         return [m.id for m in self.matches]
 
 
-class _Formatter(string.Formatter):
-    def get_value(self, key: Any, args: Any, kwargs: Any) -> Any:
-        value = kwargs.get(key) if isinstance(key, str) else None
-        return f"<{key}>" if value is None or value == [] else value
+class _Known(dict):  # type: ignore[type-arg]
+    """The known facts; a missing one formats as ``<name>``."""
+
+    def __missing__(self, key: str) -> str:
+        return f"<{key}>"
+
+
+_FIELD = re.compile(r"(?<!\{)\{(\w+)")
 
 
 def render_fix(template: str | tuple[str, ...], facts: dict[str, Any]) -> str:
-    """``template`` with ``{fact}`` fields filled; a missing fact shows as ``<fact>``.
+    """``template`` with ``{fact}`` fields filled; a missing fact (or None, or []) shows as ``<fact>``.
 
     A tuple of templates: the first whose fields are all known facts, else the last.
     """
+    known = _Known({k: v for k, v in facts.items() if v is not None and v != []})
     if isinstance(template, str):
-        return _Formatter().format(template, **facts)
+        return template.format_map(known)
     for option in template:
-        fields = {name for _, name, _, _ in string.Formatter().parse(option) if name}
-        if all(facts.get(f) not in (None, []) for f in fields):
-            return _Formatter().format(option, **facts)
-    return _Formatter().format(template[-1], **facts)
+        if all(name in known for name in _FIELD.findall(option)):
+            return option.format_map(known)
+    return template[-1].format_map(known)
 
 
-_COMPILED: list[tuple[Signature, list[re.Pattern[str]], re.Pattern[str] | None]] = [
-    (
-        s,
-        [re.compile(p) for p in s.patterns],
-        re.compile(s.requires_before) if s.requires_before else None,
-    )
+class _Pattern:
+    """A signature pattern, compiled on first use, behind its required literal (``literal.py``)."""
+
+    __slots__ = ("source", "literal", "_rx")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.literal = required_literal(source)
+        self._rx: re.Pattern[str] | None = None
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if self.literal is not None and self.literal not in text:
+            return None
+        if self._rx is None:
+            self._rx = re.compile(self.source)
+        return self._rx.search(text)
+
+
+_PATTERNS: list[tuple[Signature, list[_Pattern], _Pattern | None]] = [
+    (s, [_Pattern(p) for p in s.patterns], _Pattern(s.requires_before) if s.requires_before else None)
     for s in SIGNATURES
 ]
 _ECHO = re.compile(ECHO_LINE)
-_CONSEQUENCES = [(c.key, re.compile(c.pattern)) for c in CONSEQUENCES]
+_CONSEQUENCES = [(c.key, _Pattern(c.pattern)) for c in CONSEQUENCES]
 
 
-@dataclass
 class _Group:
-    sig: Signature
-    first: Evidence
-    facts: dict[str, Any]
-    lines: list[int] = field(default_factory=list)
+    __slots__ = ("sig", "first", "facts", "lines")
+
+    def __init__(self, sig: Signature, first: Evidence, facts: dict[str, Any]) -> None:
+        self.sig, self.first, self.facts = sig, first, facts
+        self.lines: list[int] = []
 
 
 class Matcher:
@@ -196,8 +211,10 @@ class Matcher:
         stripped = text.strip()
         if _ECHO.match(text):
             return
-        for sig, patterns, before_rx in _COMPILED:
+        for sig, patterns, before_rx in _PATTERNS:
             for rx in patterns:
+                if rx.literal is not None and rx.literal not in text:  # the gate, inlined: hot loop
+                    continue
                 m = rx.search(text)
                 if m is None:
                     continue
@@ -260,12 +277,12 @@ def rank(matches: Iterable[Match]) -> list[Match]:
 
 
 def _finish(matcher: Matcher, lines: int | None, source: str, size: int | None = None) -> ExplainResult:
-    from mmfix.explain import report  # the report parser needs the checks; import lazily
-
     matches = matcher.matches()
     env = None
     findings: tuple[Finding, ...] = ()
     if matcher.report_lines:
+        from mmfix.explain import report  # the report parser needs the model and the checks
+
         env_facts = report.parse_report(matcher.report_lines)
         if env_facts.known:
             env = report.to_environment(env_facts)
@@ -319,27 +336,26 @@ def explain_stream(stream: BinaryIO, source: str = "<stdin>") -> ExplainResult:
     return _finish(matcher, chunks.lines_read, source)
 
 
-def explain_file(path: Path) -> ExplainResult:
+def explain_file(path: str | os.PathLike[str], started: prefilter.GrepRun | None = None) -> ExplainResult:
     """Explain the log file at ``path`` (any size, any line ending, UTF-8/GBK/cp1252/UTF-16).
 
-    Raises ``OSError`` when it cannot be opened (missing, a directory, no permission) and
-    ``reader.NotALog`` when it holds no log text (empty or binary junk).
+    ``started``: the grep prefilter already running on it (``prefilter.start``), if any; big
+    files get one here otherwise. Raises ``OSError`` when it cannot be opened (missing, a
+    directory, no permission) and ``reader.NotALog`` when it holds no log text (empty or binary).
     """
+    run = started if started is not None else prefilter.start(path, ANCHORS)
+    if run is not None:
+        scanner = reader.GrepScanner(run, REPORT_ANCHORS)
+        matcher = Matcher()
+        try:
+            for cand in scanner.scan():
+                matcher.feed(cand)
+            return _finish(matcher, scanner.lines_read, os.fspath(path), os.path.getsize(path))
+        except reader.GrepFailed:
+            pass  # scanned in Python below
     with open(path, "rb") as fh:
-        grep = reader.find_grep()
-        if grep and path.is_file() and path.stat().st_size >= reader.GREP_MIN_BYTES:
-            kind = reader.sniff(fh.read(reader.SAMPLE))
-            if kind in ("empty", "binary"):
-                raise reader.NotALog(kind)
-            if kind == "bytes":
-                scanner = reader.GrepScanner(grep, ANCHORS, REPORT_ANCHORS)
-                matcher = Matcher()
-                for cand in scanner.scan(str(path)):
-                    matcher.feed(cand)
-                return _finish(matcher, None, str(path), path.stat().st_size)
-            fh.seek(0)
-        result = explain_stream(fh, str(path))
-        return dataclasses.replace(result, bytes_read=fh.tell())
+        result = explain_stream(fh, os.fspath(path))
+        return result._replace(bytes_read=fh.tell())
 
 
 def explain_stdin() -> ExplainResult:

@@ -8,9 +8,13 @@ to record. Sources: ``mmfix.knowledge.cuda`` tables (CUDA release notes, host_co
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
 
-from mmfix.knowledge import cuda
+TYPE_CHECKING = False  # not typing's: `mmfix explain` starts faster without it
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Deriver = Callable[[dict[str, Any], str, "tuple[str, ...]"], dict[str, Any]]
 
 # Newest _MSC_VER of each Visual Studio release (Microsoft's "predefined macros" page).
 VS_MSC_MAX: dict[int, int] = {
@@ -35,7 +39,6 @@ TORCH_FOR_HEADER_ERROR: dict[str, str] = {
 _CUDA_IN_PATH = re.compile(r"(?i)cuda[-_/\\]v?(\d{1,2}\.\d)")
 _VERSION_FROM_TAG = re.compile(r"\+cu(\d+)(\d)\b")
 
-Deriver = Callable[[dict[str, Any], str, "tuple[str, ...]"], dict[str, Any]]
 
 
 def cuda_in_path(text: str) -> str | None:
@@ -48,6 +51,8 @@ def cuda_in_path(text: str) -> str | None:
 
 
 def _arch(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
+    from mmfix.knowledge import cuda  # packaging loads only when a deriver needs it
+
     arch = groups.get("arch") or ""
     digits = "".join(ch for ch in arch.split("_")[-1] if ch.isdigit())
     if not digits:
@@ -79,6 +84,8 @@ def _gpu_arch(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dic
 
 
 def _gcc(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
+    from mmfix.knowledge import cuda  # packaging loads only when a deriver needs it
+
     out: dict[str, Any] = {}
     if groups.get("gcc_max"):
         limit = int(groups["gcc_max"])
@@ -90,6 +97,8 @@ def _gcc(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str
 
 
 def _msvc(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
+    from mmfix.knowledge import cuda  # packaging loads only when a deriver needs it
+
     out: dict[str, Any] = {}
     years = [int(y) for y in re.findall(r"\d{4}", groups.get("supported") or "")]
     if years:

@@ -10,49 +10,53 @@ Decoding is per line: UTF-8, then cp936/GBK (Chinese-locale Windows consoles), t
 with replacement characters, so undecodable bytes never stop the scan. Line endings may be
 LF, CRLF or CR-LF mixes. A UTF-16 file (PowerShell's ``>`` redirection) is recognised by its
 BOM and read as text. Binary junk (NUL bytes, many control bytes) raises ``NotALog``.
+
+Files of ``prefilter.GREP_MIN_BYTES`` or more are searched by grep processes instead
+(``prefilter``); ``GrepScanner`` turns their hits into the same candidates.
 """
 
 from __future__ import annotations
 
-import codecs
 import io
-import os
-import shutil
-import subprocess
 from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import IO, BinaryIO, Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
+
+from mmfix.explain import prefilter
 
 CHUNK = 1 << 23  # 8 MiB per read
-SAMPLE = 1 << 16  # bytes looked at to tell text from binary junk
-MAX_LINE = 1 << 20  # a "line" longer than this is cut (a log without newlines)
+MAX_LINE = prefilter.MAX_LINE  # a "line" longer than this is cut (a log without newlines)
 BEFORE_LINES = 8  # preceding lines kept as context for each candidate
 REPORT_LINES = 200  # lines passed on after the start of an environment report
-CONTROL_RATIO = 0.05  # more control bytes than this in the sample: not text
 
-_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
-
-
-class NotALog(Exception):
-    """The input holds no log text (empty, or binary data)."""
+# re-exported: the input checks live beside the grep prefilter, which needs them first
+NotALog = prefilter.NotALog
+GrepFailed = prefilter.GrepFailed
+sniff = prefilter.sniff
+SAMPLE = prefilter.SAMPLE
 
 
 Context = Callable[[], "tuple[str, ...]"]
 
 
-@dataclass(frozen=True)
 class Candidate:
     """One line to match: its 1-based number, its decoded text (no line ending), context.
 
     ``before`` (up to BEFORE_LINES preceding lines, oldest first) is read only when asked for.
+    ``report``: within the lines that follow the start of a pasted environment report;
+    ``anchor``: holds an anchor (else passed on only as a report line). A plain class with
+    slots: one is made per candidate line (a frozen dataclass's ``__init__`` is 3x slower).
     """
 
-    line: int
-    text: str
-    context: tuple[str, ...] | Context = field(default=(), repr=False, compare=False)
-    report: bool = False  # within the lines that follow the start of a pasted environment report
-    anchor: bool = True  # holds an anchor (else passed on only as a report line)
+    __slots__ = ("line", "text", "context", "report", "anchor")
+
+    def __init__(
+        self, line: int, text: str, context: tuple[str, ...] | Context = (), report: bool = False, anchor: bool = True
+    ) -> None:
+        self.line, self.text, self.context, self.report, self.anchor = line, text, context, report, anchor
+
+    def __repr__(self) -> str:
+        return f"Candidate(line={self.line}, text={self.text!r}, report={self.report}, anchor={self.anchor})"
 
     @property
     def before(self) -> tuple[str, ...]:
@@ -69,23 +73,6 @@ def decode_line(raw: bytes) -> str:
         return raw.decode("gbk")
     except UnicodeDecodeError:
         return raw.decode("cp1252", errors="replace")
-
-
-def sniff(sample: bytes) -> str:
-    """Classify the first bytes of an input: ``"empty"``, ``"utf-16"``, ``"binary"`` or ``"bytes"``.
-
-    ``"bytes"`` means an ASCII-compatible text (UTF-8, GBK, cp1252 ...), read line by line.
-    """
-    if not sample.strip():
-        return "empty"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if b"\x00" in sample:
-        return "binary"
-    controls = sum(sample.count(bytes([c])) for c in _CONTROL)
-    if controls > CONTROL_RATIO * len(sample):
-        return "binary"
-    return "bytes"
 
 
 def _line_bounds(data: bytes, pos: int) -> tuple[int, int]:
@@ -273,126 +260,86 @@ class _Prepend(io.RawIOBase):
 
 # ---------------------------------------------------------------- grep as the prefilter
 
-GREP_MIN_BYTES = 8 << 20  # smaller files are scanned in Python (no process start)
-
-
-def find_grep() -> str | None:
-    """GNU/BSD grep on PATH (POSIX only), unless MMFIX_NO_GREP is set; None otherwise."""
-    if os.name != "posix" or os.environ.get("MMFIX_NO_GREP"):
-        return None
-    return shutil.which("grep")
-
-
-def count_lines(fh: BinaryIO) -> int:
-    """Lines in ``fh`` from its current position (a last line without newline counts)."""
-    n = 0
-    last = b"\n"
-    while True:
-        chunk = fh.read(CHUNK)
-        if not chunk:
-            break
-        n += chunk.count(b"\n")
-        last = chunk[-1:]
-    return n + (0 if last == b"\n" else 1)
-
-
-def _bounded_lines(out: IO[bytes]) -> Iterator[bytes]:
-    """Lines of ``out``, each cut at MAX_LINE (the rest of a longer line is skipped)."""
-    while True:
-        raw = out.readline(MAX_LINE)
-        if not raw:
-            return
-        if not raw.endswith(b"\n"):
-            more = raw
-            while more and not more.endswith(b"\n"):
-                more = out.readline(MAX_LINE)
-        yield raw
-
 
 class GrepScanner:
-    """The ``ChunkScanner`` selection for a file on disk, with ``grep -F`` finding the anchors.
+    """The ``ChunkScanner`` selection for a file on disk, from the hits of a ``prefilter.GrepRun``.
 
-    grep (C, a multi-string matcher) runs in its own process; its output (``N:OFFSET:line``) is
-    small. ``lines_read`` is counted only when asked for (``count=True``). Report windows and context lines are read by seeking
-    to the byte offsets grep gives. Same candidates as ``ChunkScanner`` (tested).
+    Report windows and context lines are read by seeking to the byte offsets grep gives. Same
+    candidates as ``ChunkScanner`` (tested). ``scan`` raises ``GrepFailed`` before yielding
+    anything when a grep failed (the caller then scans in Python); it always ends the run.
     """
 
-    def __init__(
-        self, grep: str, anchors: Iterable[bytes], report_anchors: Iterable[bytes], count: bool = False
-    ) -> None:
-        self.grep = grep
-        self.count = count  # count the file's lines (a second pass, in parallel with grep)
-        self.anchors = tuple(anchors)
+    def __init__(self, run: prefilter.GrepRun, report_anchors: Iterable[bytes]) -> None:
+        self.run = run
         self.report_anchors = tuple(report_anchors)
-        self.lines_read = 0
+        self.lines_read: int | None = 0  # None: not counted (see ``prefilter.GrepRun.lines``)
 
-    def scan(self, path: str) -> Iterator[Candidate]:
-        argv = [self.grep, "-a", "-n", "-b", "-F"]
-        for a in self.anchors:
-            argv += ["-e", a.decode("ascii")]
-        argv += ["--", path]
-        env = {**os.environ, "LC_ALL": "C"}
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-        assert proc.stdout is not None
+    def scan(self) -> Iterator[Candidate]:
+        """Yield the candidates of the run's file in line order."""
         try:
-            with open(path, "rb") as fh:
-                if self.count:
-                    self.lines_read = count_lines(fh)
-                yield from self._merge(proc.stdout, fh)
+            with open(self.run.path, "rb") as fh:
+                yield from self._merge(self.run.records(), fh)
+            self.lines_read = self.run.lines
         finally:
-            proc.stdout.close()
-            proc.kill()
-            proc.wait()
+            self.run.close()
 
-    def _merge(self, out: IO[bytes], fh: BinaryIO) -> Iterator[Candidate]:
+    def _merge(self, records: Iterator[tuple[int, int, bytes]], fh: BinaryIO) -> Iterator[Candidate]:
         queued: dict[int, str] = {}  # report lines to pass on: line number -> text
         window_end = 0  # last line number of the current report window
         window_offset = 0  # byte offset just after line ``window_end``
-        for raw in _bounded_lines(out):
-            try:
-                number_b, offset_b, rest = raw.split(b":", 2)
-                number, offset = int(number_b), int(offset_b)
-            except ValueError:  # not grep's N:OFFSET: form; cannot happen with -n -b
-                continue
+        for number, offset, rest in records:
             for n in sorted(k for k in queued if k < number):
                 yield Candidate(n, queued.pop(n), (), True, False)
             in_report = number <= window_end
             queued.pop(number, None)
             content = _strip_eol(rest)
-            yield Candidate(number, decode_line(content), self._context(fh, offset), in_report, True)
+            yield Candidate(number, decode_line(content), _file_context(self.run.path, offset), in_report, True)
             if rest.endswith(b"\n") and any(a in content for a in self.report_anchors):
                 start_line, start_off = number, offset + len(rest)
                 if window_end > number:  # extend the open window from where it ends
                     start_line, start_off = window_end, window_offset
-                window_offset, window_end = self._read_window(fh, start_off, start_line, number + REPORT_LINES, queued)
+                window_offset, window_end = _read_window(fh, start_off, start_line, number + REPORT_LINES, queued)
         for n in sorted(queued):
             yield Candidate(n, queued[n], (), True, False)
 
-    @staticmethod
-    def _read_window(fh: BinaryIO, offset: int, after: int, last: int, queued: dict[int, str]) -> tuple[int, int]:
-        """Queue lines ``after+1 .. last`` starting at byte ``offset``; return (end offset, end line)."""
-        fh.seek(offset)
-        n = after
-        while n < last:
-            line = fh.readline(MAX_LINE)
-            if not line:
-                break
-            offset += len(line)
-            n += 1
-            queued[n] = decode_line(_strip_eol(line))
-        return offset, n
 
-    @staticmethod
-    def _context(fh: BinaryIO, offset: int) -> Context:
-        def read() -> tuple[str, ...]:
-            if offset == 0:
-                return ()
-            start = max(0, offset - 64 * 1024)
+def grep_candidates(
+    path: str, anchors: Iterable[bytes], report_anchors: Iterable[bytes], parts: int | None = None, grep: str = "grep"
+) -> tuple[GrepScanner, Iterator[Candidate]]:
+    """Start grep on ``path`` (``parts`` processes) and return the scanner and its candidates."""
+    run = prefilter.GrepRun(path, anchors, grep, parts)
+    run.start()
+    scanner = GrepScanner(run, report_anchors)
+    return scanner, scanner.scan()
+
+
+def _read_window(fh: BinaryIO, offset: int, after: int, last: int, queued: dict[int, str]) -> tuple[int, int]:
+    """Queue lines ``after+1 .. last`` starting at byte ``offset``; return (end offset, end line)."""
+    fh.seek(offset)
+    n = after
+    while n < last:
+        line = fh.readline(MAX_LINE)
+        if not line:
+            break
+        offset += len(line)
+        n += 1
+        queued[n] = decode_line(_strip_eol(line))
+    return offset, n
+
+
+def _file_context(path: str, offset: int) -> Context:
+    """The BEFORE_LINES lines before byte ``offset`` of ``path``, read when asked for."""
+
+    def read() -> tuple[str, ...]:
+        if offset == 0:
+            return ()
+        start = max(0, offset - 64 * 1024)
+        with open(path, "rb") as fh:
             fh.seek(start)
             data = fh.read(offset - start)
-            lines = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
-            if start > 0:
-                lines = lines[1:]  # the first piece may be a partial line
-            return tuple(decode_line(_strip_eol(b)) for b in lines[-BEFORE_LINES:])
+        lines = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
+        if start > 0:
+            lines = lines[1:]  # the first piece may be a partial line
+        return tuple(decode_line(_strip_eol(b)) for b in lines[-BEFORE_LINES:])
 
-        return read
+    return read

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.version import Version
@@ -552,7 +552,7 @@ def merge(log_matches: list[Match], report_matches: list[Match], base: dict[str,
         merged = {**extra, **lm.facts}
         sig = BY_ID.get(lm.id)
         fix = render_fix(sig.fix, merged) if sig else lm.fix
-        out.append(replace(lm, facts=merged, fix=fix))
+        out.append(lm._replace(facts=merged, fix=fix))
         seen.add(lm.id)
     out += [rm for rm in report_matches if rm.id not in seen]
     return out

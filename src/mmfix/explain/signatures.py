@@ -18,29 +18,11 @@ threads of open-mmlab/mmcv and mmdetection.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
-# Byte strings at least one of which every signature's line contains (case-sensitive).
-ANCHORS: tuple[bytes, ...] = (
-    b"error",  # error:, #error, fatal error, nvcc error ...
-    b"Error",  # KeyError, RuntimeError, ModuleNotFoundError ...
-    b"ERROR",
-    b"fatal",  # nvcc fatal   : ...
-    b"Segmentation fault",
-    b"Warning",  # UserWarning: ... (torch and mmcv warnings)
-    b"WARNING",  # mmcv's "[WARNING]your gpu arch"
-    b"mismatch",  # "The detected CUDA version (A) mismatches ..."
-    b"Skip building",
-    b"build stopped",  # ninja: build stopped (a consequence, shown last)
-    b"Using cached mmcv",
-    b"NumPy 1.x",
-    b"C0000005",
-    b"sys.platform",  # start of an mmcv / mmdet / mmengine collect_env block
-    b"PyTorch version",  # start of a `python -m torch.utils.collect_env` block
-)
-# Longer anchors scan faster (bigger skips in bytes.find and grep's matcher), so none is a short
-# fragment like "rror".
-ANCHORS_STR: tuple[str, ...] = tuple(a.decode() for a in ANCHORS)
+from mmfix.explain.anchors import ANCHORS, ANCHORS_STR, REPORT_ANCHORS, REPORT_ANCHORS_STR
+
+__all__ = ["ANCHORS", "ANCHORS_STR", "REPORT_ANCHORS", "REPORT_ANCHORS_STR"]  # and the tables below
 
 # Ranks: the lower, the closer to the root cause.
 ROOT = 10  # the build or run stops because of it
@@ -48,8 +30,7 @@ CAUSE = 20  # a cause, but often itself explained by a ROOT row in the same log
 SYMPTOM = 30  # what the user sees at run time; the cause may be elsewhere
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(NamedTuple):
     """One catalog id's recognisable text."""
 
     id: str
@@ -67,8 +48,7 @@ class Signature:
     context_lines: int = 0
 
 
-@dataclass(frozen=True)
-class Consequence:
+class Consequence(NamedTuple):
     """A line printed because an earlier step failed (never a root cause)."""
 
     key: str
