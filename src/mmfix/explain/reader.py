@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from mmfix.explain import prefilter
 
-CHUNK = 1 << 23  # 8 MiB per read
+CHUNK = 1 << 20  # bytes per read (small: 8 MiB reads fragmented the heap, RSS grew with the file)
 MAX_LINE = prefilter.MAX_LINE  # a "line" longer than this is cut (a log without newlines)
 BEFORE_LINES = 8  # preceding lines kept as context for each candidate
 REPORT_LINES = 200  # lines passed on after the start of an environment report
