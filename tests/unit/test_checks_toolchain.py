@@ -77,9 +77,20 @@ def test_glibc_clash():
 
 
 def test_jobs_beyond_memory_warn_with_safe_value():
-    env = with_host(make_env(mmcv=(mmcv(),)), cpu_count=32, memory_available_bytes=8 << 30)
+    env = cuda_env(cpu_count=32, memory_available_bytes=8 << 30)
     f = finding(env, "build-out-of-memory")
-    assert f.status is Status.WARN and f.fix.startswith("export MAX_JOBS=4")
+    assert f.status is Status.WARN and f.fix.startswith("export MAX_JOBS=4")  # ~2 GiB per nvcc job
+
+
+def test_cpu_builds_count_1_gib_per_job_like_the_build_plan():
+    from mmfix.build.plan import max_jobs
+
+    env = with_host(make_env(mmcv=(mmcv(),)), cpu_count=32, memory_available_bytes=8 << 30)  # no CUDA torch
+    f = finding(env, "build-out-of-memory")
+    assert f.status is Status.WARN and f.fix.startswith("export MAX_JOBS=8")
+    assert f.facts["safe_jobs"] == max_jobs(32, 8 << 30, "cpu") == 8
+    fits = with_host(env, cpu_count=8)
+    assert finding(fits, "build-out-of-memory").status is Status.OK  # 8 jobs x 1 GiB fit in 8 GiB
 
 
 def test_ninja_missing_gives_pip_command_of_the_target():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 
+from mmfix.build.plan import MEM_PER_JOB, max_jobs
 from mmfix.checks.base import Check, CheckContext, Outcome, check, ok, skip, warn
 from mmfix.checks.facts import build_problem, cuda_in_use, pip_command, rebuild_command, torch_is_cuda
 from mmfix.knowledge import cuda as cudak
@@ -18,7 +19,6 @@ from mmfix.model import Environment
 
 CHECKS: list[Check] = []
 GIB = 1024**3
-NVCC_JOB_BYTES = 2 * GIB  # about 2 GiB of memory per parallel nvcc/cc1plus job (catalog)
 
 
 def _needs_cuda_toolchain(env: Environment) -> str | None:
@@ -209,12 +209,14 @@ def out_of_memory(ctx: CheckContext) -> Outcome:
     avail = env.host.memory_available_bytes
     if not avail:
         return skip("available memory unknown")
-    safe = max(1, min(env.host.cpu_count, int(avail // NVCC_JOB_BYTES)))
+    kind = "cuda" if torch_is_cuda(env) else "cpu"  # the plan's memory per job, so both agree
+    safe = max_jobs(env.host.cpu_count, avail, kind)
+    per_job = f"~{MEM_PER_JOB[kind] // GIB} GiB per {'nvcc' if kind == 'cuda' else 'c++'} job"
     raw = env.host.env.get("MAX_JOBS")
     jobs = int(raw) if raw and raw.isdigit() else env.host.cpu_count
     gib = avail / GIB
     if jobs <= safe:
-        return ok(f"{jobs} job(s), {gib:.1f} GiB available (~2 GiB per nvcc job): at most {safe} fit")
+        return ok(f"{jobs} job(s), {gib:.1f} GiB available ({per_job}): at most {safe} fit")
     where = f"MAX_JOBS={raw}" if raw else f"{jobs} cores (torch's default job count)"
     return warn(f"{where} but only {gib:.1f} GiB available: compilers get killed ('Killed signal terminated program "
                 "cc1plus')", fix=f"export MAX_JOBS={safe}  (mmfix rebuild picks it)", safe_jobs=safe)
