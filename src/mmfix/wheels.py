@@ -35,6 +35,7 @@ from packaging.version import InvalidVersion, Version
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from mmfix.build.plan import torch_cuda
 from mmfix.errors import OperationFailed, UsageError
 from mmfix.knowledge import wheel_index as K
 from mmfix.model import Downstream, Environment, TargetPython, TorchInfo
@@ -172,17 +173,11 @@ def index_base(index_url: str | None = None) -> str:
 
 
 def cuda_tag(torch: TorchInfo) -> str:
-    """The index's CUDA tag for a torch build: ``torch.version.cuda`` "11.8" -> "cu118"; CPU and
-    ROCm (``torch.version.hip``) builds -> "cpu" (mim's rule). When ``torch.version.cuda`` was not
-    read, a ``+cuXYZ`` local version label is used."""
-    if torch.hip:
-        return "cpu"
-    if torch.cuda:
-        return "cu" + "".join(torch.cuda.split(".")[:2])
-    # torch.version.cuda unknown: the local version label of a download.pytorch.org wheel
-    # ("2.14.1+cu130") still names the CUDA build; PyPI's default CUDA wheels have no label.
-    m = re.search(r"\+(cu\d+)$", torch.version)
-    return m.group(1) if m else "cpu"
+    """The index's CUDA tag for a torch build: its CUDA release (``build.plan.torch_cuda``: the
+    probed ``torch.version.cuda``, else torch/version.py, else a ``+cuXYZ`` label) "11.8" ->
+    "cu118"; CPU and ROCm (``torch.version.hip``) builds -> "cpu" (mim's rule)."""
+    release = torch_cuda(torch)
+    return "cu" + "".join(release.split(".")[:2]) if release else "cpu"
 
 
 def torch_minor(version: str) -> tuple[int, int]:
