@@ -230,10 +230,17 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app; MmfixError -> one line + its exit code; Ctrl-C -> 130;
     option-parsing errors -> typer's usage message, exit 2."""
     args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
+
+    def invoke() -> int:
+        try:
+            rc = app(args=args, prog_name="mmfix", standalone_mode=False)
+        except typer.Exit as exc:
+            return int(exc.exit_code)
+        # without standalone mode, typer returns the code of typer.Exit instead of exiting
+        return rc if isinstance(rc, int) else 0
+
     try:
-        rc = run_guarded(lambda: app(args=args, prog_name="mmfix", standalone_mode=False))
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        rc = run_guarded(invoke)
     except Exception as exc:
         # typer's (vendored) click: usage errors carry show() and exit_code; Abort is Ctrl-C at a prompt
         if type(exc).__name__ == "Abort":
@@ -244,5 +251,4 @@ def main(argv: list[str] | None = None) -> None:
             show()
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
-    # without standalone mode, typer returns the code of typer.Exit instead of exiting
-    sys.exit(rc if isinstance(rc, int) else 0)
+    sys.exit(rc)

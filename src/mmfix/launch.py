@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mmfix.errors import EXIT_INTERRUPTED, MmfixError
+from mmfix.errors import EXIT_INTERRUPTED, EXIT_PROBLEMS, MmfixError
 
 TYPE_CHECKING = False  # not typing's, nor collections: this runs before grep starts
 if TYPE_CHECKING:
@@ -90,35 +90,71 @@ def plain_explain(argv: list[str]) -> ExplainArgs | None:
 
 
 def run_guarded(fn: Callable[[], int]) -> int:
-    """Run ``fn``; an ``MmfixError`` becomes one line on stderr (and, under ``--json``, an
-    ``mmfix.error/1`` document on stdout) and its exit code; Ctrl-C becomes 130."""
+    """Run ``fn`` and flush stdout; an ``MmfixError`` becomes one line on stderr (and, under
+    ``--json``, an ``mmfix.error/1`` document on stdout) and its exit code; Ctrl-C becomes 130
+    (a JSON document too under ``--json``); a reader that closed the pipe (``| head``) ends it
+    quietly (exit 1); an output that cannot be written (a full disk) is one line, exit 1."""
     from mmfix import render
 
     try:
-        return fn()
-    except MmfixError as exc:
-        render.error_line(exc.one_line())
-        if render.options().json:  # a JSON consumer gets a document too, never an empty stdout
-            error = {"what": exc.what, "why": exc.why, "fix": exc.fix, "exit_code": exc.exit_code}
-            render.emit_json("mmfix.error/1", {"error": error})
-        return exc.exit_code
-    except KeyboardInterrupt:
-        render.error_line("interrupted")
-        return EXIT_INTERRUPTED
+        try:
+            rc = fn()
+            sys.stdout.flush()
+            return rc
+        except MmfixError as exc:
+            render.error_line(exc.one_line())
+            if render.options().json:  # a JSON consumer gets a document too, never an empty stdout
+                error = {"what": exc.what, "why": exc.why, "fix": exc.fix, "exit_code": exc.exit_code}
+                render.emit_json("mmfix.error/1", {"error": error})
+            return exc.exit_code
+        except KeyboardInterrupt:
+            render.error_line("interrupted")
+            if render.options().json:
+                error = {"what": "interrupted", "why": None, "fix": None, "exit_code": EXIT_INTERRUPTED}
+                render.emit_json("mmfix.error/1", {"error": error})
+            return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_PROBLEMS
+    except OSError as exc:  # stdout or stderr cannot be written (ENOSPC, EIO ...)
+        _drop_stdout()
+        _last_words(f"mmfix: error: cannot write the output: {exc.strerror or exc}")
+        return EXIT_PROBLEMS
+
+
+def _drop_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _last_words(line: str) -> None:
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def run_explain(opts: ExplainArgs) -> int:
     """``mmfix explain`` with ``opts``: the exit code. grep starts on the first file before the
-    rest of mmfix is imported (``prefilter.try_start``)."""
-    from mmfix.explain import anchors, prefilter
-
-    started = prefilter.try_start(opts.files[0], anchors.ANCHORS)
-    from mmfix import render
-    from mmfix.commands import explain
-
-    render.configure(render.Options(opts.verbose, opts.quiet or opts.as_json, opts.color, opts.as_json))
+    rest of mmfix is imported (``prefilter.try_start``); it is stopped however the run ends."""
+    started = None
     try:
+        from mmfix.explain import anchors, prefilter
+
+        started = prefilter.try_start(opts.files[0], anchors.ANCHORS)
+        from mmfix import render
+        from mmfix.commands import explain
+
+        render.configure(render.Options(opts.verbose, opts.quiet or opts.as_json, opts.color, opts.as_json))
         return run_guarded(lambda: explain.run(files=opts.files, as_json=opts.as_json, started=started))
+    except KeyboardInterrupt:  # before run_guarded took over
+        _last_words("mmfix: error: interrupted")
+        return EXIT_INTERRUPTED
     finally:
         if started is not None:
             started.close()
@@ -126,6 +162,9 @@ def run_explain(opts: ExplainArgs) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (``mmfix``, ``python -m mmfix``): exits with the command's code."""
+    for name in ("stdout", "stderr"):  # started with a closed stream (`mmfix ... >&-`)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (lives as long as the process)
     args = list(sys.argv[1:] if argv is None else argv)
     opts = plain_explain(args)
     if opts is not None:

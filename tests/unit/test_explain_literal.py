@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmfix.explain.literal import required_literal
+from mmfix.explain.literal import required_literal, required_literals
 from mmfix.explain.signatures import CONSEQUENCES, SIGNATURES
 
 
@@ -79,3 +79,31 @@ def test_required_literal_is_in_every_match(parts: list[tuple[str, str]], data: 
     rx = re.compile(pattern)
     text = data.draw(st.from_regex(rx, fullmatch=True))
     assert literal in text, (pattern, text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [
+        (r"error: subprocess-exited-with-error|Command errored out", ("error: subprocess-exited-with-error", "Command errored out")),
+        (r"abcd|x\d", None),  # a branch without a literal: no gate
+        (r"(?:a|b)cdef|ghij", ("cdef", "ghij")),  # the | inside the group is no top-level one
+        (r"[|]wxyz|klmn", ("wxyz", "klmn")),
+        (r"plain text here", ("plain text here",)),
+    ],
+)
+def test_required_literals_per_branch(pattern: str, literals: tuple[str, ...] | None) -> None:
+    assert required_literals(pattern) == literals
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    branches=st.lists(st.lists(st.tuples(ATOMS, QUANT), min_size=1, max_size=6), min_size=2, max_size=4),
+    data=st.data(),
+)
+def test_some_branch_literal_is_in_every_match(branches: list[list[tuple[str, str]]], data: st.DataObject) -> None:
+    pattern = "|".join("".join(a + q for a, q in parts) for parts in branches)
+    literals = required_literals(pattern)
+    if literals is None:
+        return
+    text = data.draw(st.from_regex(re.compile(pattern), fullmatch=True))
+    assert any(lit in text for lit in literals), (pattern, text)

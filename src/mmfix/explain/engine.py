@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from mmfix.explain import prefilter, reader
 from mmfix.explain.facts import derive
-from mmfix.explain.literal import required_literal
+from mmfix.explain.literal import required_literals
 from mmfix.explain.signatures import (
     ANCHORS,
     ANCHORS_STR,
@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # the model is imported only when a pasted report needs it
     from mmfix.model import Environment, Finding
 
 MAX_UNMATCHED = 5
+MAX_REPORT_LINES = reader.MAX_REPORTS * reader.REPORT_LINES  # report lines kept per input
+NOTHING_CACHE = 10_000  # distinct anchored lines remembered as matching nothing
+# Words one of which every _ERRORISH match holds: a cheap test before that (slow) regex.
+_ERROR_WORDS = ("error", "Error", "ERROR", "fatal", "FAILED")
 
 # A line that reads like an error although no signature knows it.
 _ERRORISH = re.compile(r"(?:\berror\b|\bError\b|\bERROR\b|Error:|\bfatal\b|#error|\bFAILED\b)")
@@ -160,17 +164,23 @@ def render_fix(template: str | tuple[str, ...], facts: dict[str, Any]) -> str:
 
 
 class _Pattern:
-    """A signature pattern, compiled on first use, behind its required literal (``literal.py``)."""
+    """A signature pattern, compiled on first use, behind its required literal(s) (``literal.py``):
+    ``literal`` (every match holds it) or, for a top-level alternation, ``literals`` (every match
+    holds one of them)."""
 
-    __slots__ = ("source", "literal", "_rx")
+    __slots__ = ("source", "literal", "literals", "_rx")
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.literal = required_literal(source)
+        lits = required_literals(source)
+        self.literal = lits[0] if lits and len(lits) == 1 else None
+        self.literals = lits if lits and len(lits) > 1 else None
         self._rx: re.Pattern[str] | None = None
 
     def search(self, text: str) -> re.Match[str] | None:
         if self.literal is not None and self.literal not in text:
+            return None
+        if self.literals is not None and not any(lit in text for lit in self.literals):
             return None
         if self._rx is None:
             self._rx = re.compile(self.source)
@@ -182,6 +192,7 @@ _PATTERNS: list[tuple[Signature, list[_Pattern], _Pattern | None]] = [
     for s in SIGNATURES
 ]
 _ECHO = re.compile(ECHO_LINE)
+_REPORT_START = re.compile("|".join(re.escape(a) for a in REPORT_ANCHORS_STR))
 _CONSEQUENCES = [(c.key, _Pattern(c.pattern)) for c in CONSEQUENCES]
 
 
@@ -201,16 +212,18 @@ class Matcher:
         self.consequences: dict[str, Consequence] = {}
         self.unmatched: list[Evidence] = []
         self.report_lines: list[tuple[int, str]] = []
+        self._nothing: set[str] = set()  # anchored lines that matched nothing, whatever the context
 
     def feed(self, cand: reader.Candidate) -> None:
         text = cand.text
-        if cand.report or any(a in text for a in REPORT_ANCHORS_STR):
+        if (cand.report or _REPORT_START.search(text)) and len(self.report_lines) < MAX_REPORT_LINES:
             self.report_lines.append((cand.line, text))
-        if not cand.anchor:
+        if not cand.anchor or text in self._nothing:
             return
         stripped = text.strip()
         if _ECHO.match(text):
             return
+        searched = False  # some pattern matched the line itself (its context may still decide)
         for sig, patterns, before_rx in _PATTERNS:
             for rx in patterns:
                 if rx.literal is not None and rx.literal not in text:  # the gate, inlined: hot loop
@@ -218,6 +231,7 @@ class Matcher:
                 m = rx.search(text)
                 if m is None:
                     continue
+                searched = True
                 if before_rx is not None and not (
                     before_rx.search(text) or any(before_rx.search(b) for b in cand.before[-sig.context_lines :])
                 ):
@@ -233,8 +247,15 @@ class Matcher:
                     else Consequence(key, old.line, old.text, old.count + 1)
                 )
                 return
-        if len(self.unmatched) < MAX_UNMATCHED and _ERRORISH.search(text) and not _NOT_ERROR.search(text):
+        if (
+            len(self.unmatched) < MAX_UNMATCHED
+            and any(w in text for w in _ERROR_WORDS)
+            and _ERRORISH.search(text)
+            and not _NOT_ERROR.search(text)
+        ):
             self.unmatched.append(Evidence(cand.line, stripped))
+        elif not searched and len(self._nothing) < NOTHING_CACHE:
+            self._nothing.add(text)  # the same line again (a warning flood) is skipped at once
 
     def _add(self, sig: Signature, line: int, text: str, facts: dict[str, Any]) -> None:
         group = self.groups.get(sig.id)
@@ -321,7 +342,7 @@ def explain_stream(stream: BinaryIO, source: str = "<stdin>") -> ExplainResult:
     Raises ``reader.NotALog`` when it is empty or binary junk.
     """
     first = stream.read(reader.SAMPLE)
-    kind = reader.sniff(first)
+    kind = reader.sniff(first, at_end=len(first) < reader.SAMPLE)
     if kind in ("empty", "binary"):
         raise reader.NotALog(kind)
     matcher = Matcher()
@@ -330,10 +351,10 @@ def explain_stream(stream: BinaryIO, source: str = "<stdin>") -> ExplainResult:
         for cand in scanner.scan(reader.open_text_utf16(stream, first)):
             matcher.feed(cand)
         return _finish(matcher, scanner.lines_read, source)
-    chunks = reader.ChunkScanner(ANCHORS, REPORT_ANCHORS)
+    chunks = reader.ChunkScanner(ANCHORS, REPORT_ANCHORS, cr_lines=kind == "bytes-cr")
     for cand in chunks.scan(stream, first):
         matcher.feed(cand)
-    return _finish(matcher, chunks.lines_read, source)
+    return _finish(matcher, chunks.lines_read, source, chunks.bytes_read)
 
 
 def explain_file(path: str | os.PathLike[str], started: prefilter.GrepRun | None = None) -> ExplainResult:
@@ -353,9 +374,9 @@ def explain_file(path: str | os.PathLike[str], started: prefilter.GrepRun | None
             return _finish(matcher, scanner.lines_read, os.fspath(path), os.path.getsize(path))
         except reader.GrepFailed:
             pass  # scanned in Python below
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh:  # a regular file, or a FIFO, /dev/stdin, <(...): read as a stream
         result = explain_stream(fh, os.fspath(path))
-        return result._replace(bytes_read=fh.tell())
+        return result._replace(bytes_read=fh.tell()) if fh.seekable() else result
 
 
 def explain_stdin() -> ExplainResult:

@@ -24,6 +24,7 @@ import _thread
 import codecs
 import errno
 import os
+import stat
 
 # Imports here cost `mmfix explain` before grep starts: no typing, collections or contextlib.
 TYPE_CHECKING = False
@@ -46,7 +47,10 @@ FEED_BLOCK = 1 << 20  # bytes per read()/write() into a grep's stdin pipe where 
 # One sendfile() call copies a whole part without coming back for the GIL, which the main thread
 # holds while it imports: a feeder waiting for it starves its grep (1 MiB calls: 25 ms later).
 SENDFILE_BLOCK = 1 << 30
-_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
+# control bytes that say "binary": not tab, newlines, form feed, ESC (colours), bell and backspace
+# (progress bars), and NUL is counted apart
+_CONTROL = bytes(b for b in range(1, 32) if b not in (7, 8, 9, 10, 12, 13, 27))
+NUL_RATIO = 0.01  # more NUL bytes than this in the sample: binary (or UTF-16 without a BOM)
 _ERE_SPECIAL = set(".[]()*+?{}|^$\\")
 
 
@@ -58,20 +62,26 @@ class GrepFailed(Exception):
     """A grep process failed or its output was not what ``-n -b`` gives; scan in Python instead."""
 
 
-def sniff(sample: bytes) -> str:
-    """Classify the first bytes of an input: ``"empty"``, ``"utf-16"``, ``"binary"`` or ``"bytes"``.
+def sniff(sample: bytes, at_end: bool = True) -> str:
+    """Classify the first bytes of an input: ``"empty"``, ``"utf-16"``, ``"binary"``,
+    ``"bytes-cr"`` or ``"bytes"``.
 
-    ``"bytes"`` means an ASCII-compatible text (UTF-8, GBK, cp1252 ...), read line by line.
+    ``"bytes"`` means an ASCII-compatible text (UTF-8, GBK, cp1252 ...), read line by line;
+    ``"bytes-cr"`` the same with classic Mac line ends (CR, no LF in the sample). ``at_end``:
+    the sample is the whole input; else blanks alone do not make it empty (a log may start
+    with thousands of blank lines) and it is read as text.
     """
     if not sample.strip():
-        return "empty"
+        return "empty" if at_end else "bytes"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if b"\x00" in sample:
+    if sample.count(b"\x00") > NUL_RATIO * len(sample):
         return "binary"
     controls = sum(sample.count(bytes([c])) for c in _CONTROL)
     if controls > CONTROL_RATIO * len(sample):
         return "binary"
+    if b"\n" not in sample and sample.count(b"\r") > 1:
+        return "bytes-cr"
     return "bytes"
 
 
@@ -134,12 +144,12 @@ def start(path: os.PathLike[str] | str, anchors: Iterable[bytes]) -> GrepRun | N
     (the caller scans in Python). Raises ``NotALog`` for an empty or binary file and ``OSError``
     when it cannot be read.
     """
+    info = os.stat(path)  # before any open: opening a FIFO would take its writer's data
+    grep = find_grep()
+    if grep is None or not stat.S_ISREG(info.st_mode) or info.st_size < GREP_MIN_BYTES:
+        return None
     with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        grep = find_grep()
-        if grep is None or size < GREP_MIN_BYTES or not os.path.isfile(path):
-            return None
-        kind = sniff(fh.read(SAMPLE))
+        kind = sniff(fh.read(SAMPLE), at_end=False)
     if kind in ("empty", "binary"):
         raise NotALog(kind)
     if kind != "bytes":
@@ -217,8 +227,9 @@ class GrepRun:
         self.grep = grep
         self.parts = parts
         self.lines: int | None = None
+        self.anchors = tuple(anchors)
         self.token = end_token()
-        self.pattern = ere(anchors) + "|" + self.token.decode("ascii")
+        self.pattern = ere(self.anchors) + "|" + self.token.decode("ascii")
         self._parts: list[_Part] = []
 
     def start(self) -> None:
@@ -319,7 +330,10 @@ class GrepRun:
         os.lseek(part.out, 0, os.SEEK_SET)
         checked = False
         with open(part.out, "rb", closefd=False) as out:
-            for raw in _bounded_lines(out):
+            while True:
+                raw = out.readline(MAX_LINE)
+                if not raw:
+                    return None
                 number, offset, rest = _parse_hit(raw)
                 if part.feeder is not None and rest.rstrip(b"\r\n") == self.token:
                     return number - 1  # a missing final newline was added before the end line
@@ -329,7 +343,12 @@ class GrepRun:
                         raise GrepFailed("grep's byte offsets do not point at its lines")
                     checked = True
                 yield base + number, part.start + offset, rest
-        return None
+                while not raw.endswith(b"\n"):  # a line over MAX_LINE: its other pieces that hold an anchor
+                    raw = out.readline(MAX_LINE)
+                    if raw and any(a in raw for a in self.anchors):
+                        yield base + number, part.start + offset, raw
+                    if not raw:
+                        break
 
 
 def _temporary_file() -> int:
@@ -345,19 +364,6 @@ def _temporary_file() -> int:
 
     with tempfile.TemporaryFile() as fh:
         return os.dup(fh.fileno())
-
-
-def _bounded_lines(out: BinaryIO) -> Iterator[bytes]:
-    """Lines of ``out``, each cut at MAX_LINE (the rest of a longer line is skipped)."""
-    while True:
-        raw = out.readline(MAX_LINE)
-        if not raw:
-            return
-        if not raw.endswith(b"\n"):
-            more = raw
-            while more and not more.endswith(b"\n"):
-                more = out.readline(MAX_LINE)
-        yield raw
 
 
 def _parse_hit(raw: bytes) -> tuple[int, int, bytes]:

@@ -18,6 +18,7 @@ Files of ``prefilter.GREP_MIN_BYTES`` or more are searched by grep processes ins
 from __future__ import annotations
 
 import io
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
@@ -28,6 +29,7 @@ CHUNK = 1 << 20  # bytes per read (small: 8 MiB reads fragmented the heap, RSS g
 MAX_LINE = prefilter.MAX_LINE  # a "line" longer than this is cut (a log without newlines)
 BEFORE_LINES = 8  # preceding lines kept as context for each candidate
 REPORT_LINES = 200  # lines passed on after the start of an environment report
+MAX_REPORTS = 20  # report starts that open (or extend) a window, per input: a flood of them stays linear
 
 # re-exported: the input checks live beside the grep prefilter, which needs them first
 NotALog = prefilter.NotALog
@@ -63,8 +65,16 @@ class Candidate:
         return self.context() if callable(self.context) else self.context
 
 
+# Terminal escape sequences: gcc/clang/ninja colours (CSI ... m, CSI K) and other two-byte escapes.
+_ANSI = re.compile(rb"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
+_ANSI_STR = re.compile(_ANSI.pattern.decode("ascii"))
+
+
 def decode_line(raw: bytes) -> str:
-    """Decode one line: UTF-8, else cp936/GBK, else cp1252 with replacements. Never raises."""
+    """Decode one line: UTF-8, else cp936/GBK, else cp1252 with replacements, without terminal
+    colour codes (``gcc -fdiagnostics-color``: ``\\x1b[01;31m\\x1b[Kerror:``). Never raises."""
+    if b"\x1b" in raw:
+        raw = _ANSI.sub(b"", raw)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -105,19 +115,26 @@ def _lazy_before(data: bytes, start: int, prev_tail: list[bytes]) -> Context:
 class ChunkScanner:
     """Find candidate lines in a binary stream, chunk by chunk."""
 
-    def __init__(self, anchors: Iterable[bytes], report_anchors: Iterable[bytes]) -> None:
+    def __init__(self, anchors: Iterable[bytes], report_anchors: Iterable[bytes], cr_lines: bool = False) -> None:
         self.anchors = tuple(anchors)
         self.report_anchors = tuple(report_anchors)
+        self.cr_lines = cr_lines  # classic Mac line ends: every CR ends a line
         self.lines_read = 0
+        self.bytes_read = 0
 
     def scan(self, stream: BinaryIO, first: bytes = b"") -> Iterator[Candidate]:
         """Yield candidates of ``stream`` in line order; ``first`` is data already read from it."""
-        carry = first
+        carry = first.replace(b"\r", b"\n") if self.cr_lines else first
+        self.bytes_read = len(first)
+        self._reports = 0
         base = 1  # line number of the first line of ``data``
         pending_report = 0  # report lines still to pass on from the next chunk
         prev_tail: list[bytes] = []
         while True:
             chunk = stream.read(CHUNK)
+            self.bytes_read += len(chunk)
+            if chunk and self.cr_lines:
+                chunk = chunk.replace(b"\r", b"\n")
             if chunk:
                 data = carry + chunk
                 cut = data.rfind(b"\n") + 1
@@ -142,6 +159,7 @@ class ChunkScanner:
         self.lines_read = base - 1
 
     _pending = 0
+    _reports = 0  # report windows opened so far
 
     @staticmethod
     def _tail(data: bytes) -> list[bytes]:
@@ -175,7 +193,9 @@ class ChunkScanner:
         if pending:
             lines, self._pending = self._following(data, 0, pending)
             extra.update(lines)
-        for s in sorted(report_starts):
+        opening = sorted(report_starts)[: max(0, MAX_REPORTS - self._reports)]
+        self._reports += len(opening)
+        for s in opening:
             lines, left = self._following(data, starts[s] + 1, REPORT_LINES)
             extra.update(lines)
             self._pending = max(self._pending, left)
@@ -216,12 +236,16 @@ class LineScanner:
         """Yield candidates of ``lines`` (each may end in LF/CRLF; embedded newlines split it)."""
         before: deque[str] = deque(maxlen=BEFORE_LINES)
         report_left = 0
+        reports = 0
         n = 0
         for item in lines:
             for line in item.rstrip("\r\n").split("\n"):
                 n += 1
                 line = line.rstrip("\r")
-                starts_report = any(a in line for a in self.report_anchors)
+                if "\x1b" in line:
+                    line = _ANSI_STR.sub("", line)
+                starts_report = reports < MAX_REPORTS and any(a in line for a in self.report_anchors)
+                reports += starts_report
                 hit = starts_report or any(a in line for a in self.anchors)
                 if report_left or hit:
                     yield Candidate(n, line, tuple(before) if hit else (), report_left > 0, hit)
@@ -287,14 +311,18 @@ class GrepScanner:
         queued: dict[int, str] = {}  # report lines to pass on: line number -> text
         window_end = 0  # last line number of the current report window
         window_offset = 0  # byte offset just after line ``window_end``
+        reports = 0
+        report_rx = re.compile(b"|".join(re.escape(a) for a in self.report_anchors)) if self.report_anchors else None
         for number, offset, rest in records:
-            for n in sorted(k for k in queued if k < number):
-                yield Candidate(n, queued.pop(n), (), True, False)
+            if queued:
+                for n in sorted(k for k in queued if k < number):
+                    yield Candidate(n, queued.pop(n), (), True, False)
+                queued.pop(number, None)
             in_report = number <= window_end
-            queued.pop(number, None)
             content = _strip_eol(rest)
             yield Candidate(number, decode_line(content), _file_context(self.run.path, offset), in_report, True)
-            if rest.endswith(b"\n") and any(a in content for a in self.report_anchors):
+            if reports < MAX_REPORTS and report_rx and rest.endswith(b"\n") and report_rx.search(content):
+                reports += 1
                 start_line, start_off = number, offset + len(rest)
                 if window_end > number:  # extend the open window from where it ends
                     start_line, start_off = window_end, window_offset
@@ -333,10 +361,15 @@ def _file_context(path: str, offset: int) -> Context:
     def read() -> tuple[str, ...]:
         if offset == 0:
             return ()
-        start = max(0, offset - 64 * 1024)
+        span = 64 * 1024  # doubled while the lines before are longer (an nvcc command: 70 KB)
         with open(path, "rb") as fh:
-            fh.seek(start)
-            data = fh.read(offset - start)
+            while True:
+                start = max(0, offset - span)
+                fh.seek(start)
+                data = fh.read(offset - start)
+                if start == 0 or data.count(b"\n") > BEFORE_LINES or span >= BEFORE_LINES * MAX_LINE:
+                    break
+                span *= 2
         lines = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
         if start > 0:
             lines = lines[1:]  # the first piece may be a partial line
