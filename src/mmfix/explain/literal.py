@@ -19,6 +19,20 @@ from __future__ import annotations
 MIN_LENGTH = 3
 
 
+def _class_end(pattern: str, i: int) -> int:
+    """The index just after the character class opening at ``pattern[i]`` (``[``); a ``]`` first
+    in the class (after an optional ``^``) is a literal, escapes are skipped."""
+    n = len(pattern)
+    j = i + 1
+    if j < n and pattern[j] == "^":
+        j += 1
+    if j < n and pattern[j] == "]":
+        j += 1
+    while j < n and pattern[j] != "]":
+        j += 2 if pattern[j] == "\\" else 1
+    return j + 1
+
+
 def top_level_branches(pattern: str) -> list[str] | None:
     """``pattern`` split at its top-level ``|`` (outside groups, classes and escapes); None when
     it is not well formed."""
@@ -30,14 +44,7 @@ def top_level_branches(pattern: str) -> list[str] | None:
             i += 2
             continue
         if c == "[":
-            j = i + 1
-            if j < n and pattern[j] == "^":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            while j < n and pattern[j] != "]":
-                j += 2 if pattern[j] == "\\" else 1
-            i = j + 1
+            i = _class_end(pattern, i)
             continue
         if c == "(":
             depth += 1
@@ -93,16 +100,9 @@ def required_literal(pattern: str) -> str | None:
                 end_run()
                 continue
             char = nxt
-        elif c == "[":  # a class: skip to its end (a ] first in the class is literal)
+        elif c == "[":  # a class: no literal of its own
             end_run()
-            j = i + 1
-            if j < n and pattern[j] == "^":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            while j < n and pattern[j] != "]":
-                j += 2 if pattern[j] == "\\" else 1
-            i = j + 1
+            i = _class_end(pattern, i)
             continue
         elif c == "(":
             flag = pattern[i + 2] if pattern.startswith("(?", i) and i + 2 < n else ""
