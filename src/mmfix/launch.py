@@ -162,9 +162,9 @@ def run_explain(opts: ExplainArgs) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (``mmfix``, ``python -m mmfix``): exits with the command's code."""
-    for name in ("stdout", "stderr"):  # started with a closed stream (`mmfix ... >&-`)
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):  # a closed stream (`>&-`, `<&-`)
         if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (lives as long as the process)
+            setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115 (lives as long as the process)
     args = list(sys.argv[1:] if argv is None else argv)
     opts = plain_explain(args)
     if opts is not None:

@@ -191,3 +191,108 @@ def test_a_warning_flood_is_remembered_not_rematched(monkeypatch: pytest.MonkeyP
     assert len(m._nothing) == 10
     m.feed(reader.Candidate(101, ARCH_ERROR.decode().strip()))
     assert [g.sig.id for g in m.groups.values()] == ["cuda-arch-not-compiled"]
+
+
+@posix_grep
+def test_a_ctrl_c_while_spawning_reaps_every_grep(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import signal
+
+    log = tmp_path / "big.log"
+    log.write_bytes(b"[1/9] c++ -c x.cpp\n" * 20_000 + ARCH_ERROR)
+    run = prefilter.GrepRun(str(log), engine.ANCHORS, parts=3)
+    real = prefilter.GrepRun._spawn
+    pids: list[int] = []
+
+    def spawn_then_interrupt(self: prefilter.GrepRun, *args: object) -> object:
+        part = real(self, *args)  # type: ignore[arg-type]
+        pids.append(part.pid)
+        os.kill(os.getpid(), signal.SIGINT)  # held back until every grep is recorded
+        return part
+
+    monkeypatch.setattr(prefilter.GrepRun, "_spawn", spawn_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run.start()
+    assert len(pids) == 3 and run._parts == []
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prlimit is Linux's")
+def test_grep_gets_a_memory_cap() -> None:
+    import resource
+
+    proc = subprocess.Popen(["sleep", "5"])
+    try:
+        prefilter._cap_memory(proc.pid)
+        assert resource.prlimit(proc.pid, resource.RLIMIT_AS) == (prefilter.GREP_MEMORY, prefilter.GREP_MEMORY)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_long_lines_are_matched_in_windows_around_anchors() -> None:
+    text = "q" * 100_000 + " RuntimeError: x " + "z" * 100_000 + " fatal: y"
+    windows = engine._anchor_windows(text)
+    assert len(windows) == 2 and all(len(w) <= 4 * engine.WINDOW + 20 for w in windows)
+    assert "RuntimeError: x" in windows[0] and "fatal: y" in windows[1]
+    crafted = "ValueError: Unknown CUDA arch ( " * 30_000  # quadratic for an unbounded [^)]*
+    assert explain_lines([crafted]).ids == []
+    line = "p" * 50_000 + " " + ARCH_ERROR.decode().strip()
+    result = explain_lines([line])
+    assert result.ids == ["cuda-arch-not-compiled"] and len(result.matches[0].text) < 5_000
+
+
+def test_progress_bars_before_the_first_newline_are_not_cr_only_lines() -> None:
+    head = b"".join(b"\r %3d%%|#####| %d/3000" % (i % 100, i) for i in range(3000))
+    body = (CASES / "win-torch16-module-h.log").read_bytes()
+    want = explain_stream(io.BytesIO(body)).matches[0].line  # the head adds no line: it has no LF
+    for data in (head + body, head + body.replace(b"\n", b"\r\n")):
+        result = explain_stream(io.BytesIO(data))
+        assert result.lines == data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        assert result.matches[0].line == want
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_without_bom_and_utf32(encoding: str) -> None:
+    text = (CASES / "rtx3090-cuda110.log").read_text(encoding="utf-8")
+    want = explain_lines(text.splitlines())
+    result = explain_stream(io.BytesIO(text.encode(encoding)))
+    assert result.ids == want.ids and [m.line for m in result.matches] == [m.line for m in want.matches]
+
+
+def test_closed_stdin_is_no_traceback() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmfix", "explain"], capture_output=True, env=env, timeout=60,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert proc.returncode == 1 and b"Traceback" not in proc.stderr and b"no log text found" in proc.stderr
+
+
+def test_names_are_shown_without_terminal_escapes(tmp_path: Path) -> None:
+    from mmfix.commands.explain import printable
+    from mmfix.errors import UsageError
+
+    assert printable("build.log") == "build.log"
+    assert printable("esc\x1b[31mred.log") == "esc\\x1b[31mred.log"
+    assert printable(os.fsdecode(b"bad\xff.log")) == "bad\\xff.log"
+    loop = tmp_path / "loop.log"
+    loop.symlink_to(loop)
+    from mmfix.commands import explain as cmd
+
+    with pytest.raises(UsageError) as err:
+        cmd._check_readable(str(loop))
+    assert "symbolic links" in err.value.one_line()
+
+
+@posix_grep
+def test_a_message_across_the_cut_of_a_line_near_max_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(prefilter, "MAX_LINE", 10_000)
+    monkeypatch.setattr(reader, "MAX_LINE", 10_000)
+    monkeypatch.setattr(prefilter, "GREP_MIN_BYTES", 1)
+    for length in (9_990, 10_000, 10_005, 20_010):
+        line = b"q" * (length - len(ARCH_ERROR)) + ARCH_ERROR
+        log = tmp_path / f"cut{length}.log"
+        log.write_bytes(b"noise\n" * 500 + line + b"tail\n")
+        assert explain_file(log).ids == ["cuda-arch-not-compiled"], length

@@ -38,16 +38,28 @@ CONSEQUENCE_NAMES = {
 }
 
 
+def printable(name: str) -> str:
+    """A file name as it may be shown: control characters (a terminal escape in a name) and
+    undecodable bytes (kept by Python as lone surrogates) written as backslash escapes."""
+    if name.isprintable():
+        return name
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _check_readable(name: str) -> None:
     """Raise UsageError (exit 2) when ``name`` is not a readable file."""
     if name == "-":
         return
-    if not os.path.exists(name):
-        raise UsageError(f"cannot read {name}", "no such file", "give the path of a log file, or - for stdin")
+    try:
+        os.stat(name)
+    except OSError as exc:  # ENOENT, ELOOP (a symlink loop), ENAMETOOLONG ...
+        why = "no such file" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc)).lower()
+        raise UsageError(f"cannot read {printable(name)}", why, "give the path of a log file, or - for stdin") from exc
     if os.path.isdir(name):
-        raise UsageError(f"cannot read {name}", "it is a directory", "give a log file inside it, or - for stdin")
+        raise UsageError(f"cannot read {printable(name)}", "it is a directory", "give a log file inside it, or - for stdin")
     if not os.access(name, os.R_OK):
-        raise UsageError(f"cannot read {name}", "permission denied", "make it readable, or pipe it on stdin")
+        raise UsageError(f"cannot read {printable(name)}", "permission denied", "make it readable, or pipe it on stdin")
 
 
 def _explain_one(name: str, started: prefilter.GrepRun | None = None) -> ExplainResult:
@@ -58,9 +70,9 @@ def _explain_one(name: str, started: prefilter.GrepRun | None = None) -> Explain
     try:
         return explain_stdin() if name == "-" else explain_file(name, started)
     except IsADirectoryError as exc:  # raced with _check_readable
-        raise UsageError(f"cannot read {name}", "it is a directory", "give a log file") from exc
+        raise UsageError(f"cannot read {printable(name)}", "it is a directory", "give a log file") from exc
     except OSError as exc:
-        raise UsageError(f"cannot read {name}", exc.strerror or str(exc), "give a readable log file") from exc
+        raise UsageError(f"cannot read {printable(name)}", exc.strerror or str(exc), "give a readable log file") from exc
 
 
 def run(files: list[str], as_json: bool, started: prefilter.GrepRun | None = None) -> int:
@@ -92,14 +104,14 @@ def run(files: list[str], as_json: bool, started: prefilter.GrepRun | None = Non
         render.emit_json(SCHEMA, _payload(results))
         return EXIT_OK if named else EXIT_PROBLEMS
     if all(r is None for _, r in results):
-        shown = ", ".join("stdin" if n == "-" else n for n, _ in results)
+        shown = ", ".join("stdin" if n == "-" else printable(n) for n, _ in results)
         raise MmfixError(
             f"no log text found in {shown}",
             "it is empty or binary data",
             "give a build log, traceback or collect_env output",
         )
     for name, result in results:
-        _print_result("stdin" if name == "-" else name, result)
+        _print_result("stdin" if name == "-" else printable(name), result)
     return EXIT_OK if named else EXIT_PROBLEMS
 
 
@@ -111,7 +123,7 @@ def _payload(results: list[tuple[str, ExplainResult | None]]) -> dict[str, Any]:
     unmatched: list[dict[str, Any]] = []
     inputs: list[dict[str, Any]] = []
     for name, result in results:
-        file = "<stdin>" if name == "-" else name
+        file = "<stdin>" if name == "-" else printable(name)
         if result is None:
             inputs.append({"file": file, "text_found": False, "lines": 0})
             continue

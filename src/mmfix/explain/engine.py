@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # the model is imported only when a pasted report needs it
 
 MAX_UNMATCHED = 5
 MAX_REPORT_LINES = reader.MAX_REPORTS * reader.REPORT_LINES  # report lines kept per input
+LONG_LINE = 16_384  # characters: a longer line is matched in windows around its anchors
+WINDOW = 2_048  # characters kept on each side of an anchor in such a window
 NOTHING_CACHE = 10_000  # distinct anchored lines remembered as matching nothing
 # Words one of which every _ERRORISH match holds: a cheap test before that (slow) regex.
 _ERROR_WORDS = ("error", "Error", "ERROR", "fatal", "FAILED")
@@ -204,6 +206,25 @@ class _Group:
         self.lines: list[int] = []
 
 
+def _anchor_windows(text: str) -> list[str]:
+    """The stretches of ``text`` within ``WINDOW`` characters of an anchor, overlapping ones
+    merged, in order (regexes on a megabyte line could take minutes; a message is short)."""
+    spans: list[list[int]] = []
+    for anchor in ANCHORS_STR:
+        i = text.find(anchor)
+        while i != -1:
+            spans.append([max(0, i - WINDOW), min(len(text), i + len(anchor) + WINDOW)])
+            i = text.find(anchor, i + WINDOW)  # the next window would overlap this one anyway
+    spans.sort()
+    merged: list[list[int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1] and hi - merged[-1][0] <= 4 * WINDOW:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:  # a new window (it may overlap the last one: none grows past 4 x WINDOW)
+            merged.append([lo, hi])
+    return [text[lo:hi] for lo, hi in merged]
+
+
 class Matcher:
     """Feed candidates in line order; ``result()`` groups and ranks them."""
 
@@ -220,9 +241,20 @@ class Matcher:
             self.report_lines.append((cand.line, text))
         if not cand.anchor or text in self._nothing:
             return
+        if len(text) <= LONG_LINE:
+            self._feed_text(cand, text)
+            return
+        # a very long line: match the stretches around its anchors (bounded regex cost, short evidence)
+        for window in _anchor_windows(text):
+            if self._feed_text(cand, window, remember=False):
+                return
+
+    def _feed_text(self, cand: reader.Candidate, text: str, remember: bool = True) -> bool:
+        """Match ``text`` (the candidate's line, or a stretch of it); True when it was named (a
+        signature, a consequence, or an unmatched error line)."""
         stripped = text.strip()
         if _ECHO.match(text):
-            return
+            return True
         searched = False  # some pattern matched the line itself (its context may still decide)
         for sig, patterns, before_rx in _PATTERNS:
             for rx in patterns:
@@ -237,7 +269,7 @@ class Matcher:
                 ):
                     continue
                 self._add(sig, cand.line, stripped, derive(sig.id, m.groupdict(), text, cand.before))
-                return
+                return True
         for key, crx in _CONSEQUENCES:
             if crx.search(text):
                 old = self.consequences.get(key)
@@ -246,7 +278,7 @@ class Matcher:
                     if old is None
                     else Consequence(key, old.line, old.text, old.count + 1)
                 )
-                return
+                return True
         if (
             len(self.unmatched) < MAX_UNMATCHED
             and any(w in text for w in _ERROR_WORDS)
@@ -254,8 +286,10 @@ class Matcher:
             and not _NOT_ERROR.search(text)
         ):
             self.unmatched.append(Evidence(cand.line, stripped))
-        elif not searched and len(self._nothing) < NOTHING_CACHE:
+            return True
+        if remember and not searched and len(self._nothing) < NOTHING_CACHE:
             self._nothing.add(text)  # the same line again (a warning flood) is skipped at once
+        return False
 
     def _add(self, sig: Signature, line: int, text: str, facts: dict[str, Any]) -> None:
         group = self.groups.get(sig.id)
@@ -343,12 +377,14 @@ def explain_stream(stream: BinaryIO, source: str = "<stdin>") -> ExplainResult:
     """
     first = stream.read(reader.SAMPLE)
     kind = reader.sniff(first, at_end=len(first) < reader.SAMPLE)
+    if kind == "bytes-cr":  # or a tqdm progress bar redirected to the file: its lines come later
+        first, kind = prefilter.look_for_lf(stream, first)
     if kind in ("empty", "binary"):
         raise reader.NotALog(kind)
     matcher = Matcher()
-    if kind == "utf-16":
+    if kind.startswith("utf-"):
         scanner = reader.LineScanner(ANCHORS_STR, REPORT_ANCHORS_STR)
-        for cand in scanner.scan(reader.open_text_utf16(stream, first)):
+        for cand in scanner.scan(reader.open_text_utf16(stream, first, kind)):
             matcher.feed(cand)
         return _finish(matcher, scanner.lines_read, source)
     chunks = reader.ChunkScanner(ANCHORS, REPORT_ANCHORS, cr_lines=kind == "bytes-cr")

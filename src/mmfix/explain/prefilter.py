@@ -36,6 +36,10 @@ try:
     import fcntl
 except ImportError:  # Windows: no grep prefilter there
     fcntl = None  # type: ignore[assignment]
+try:  # the C module under `signal` (built in: `signal` itself would load enum first)
+    import _signal
+except ImportError:
+    _signal = None  # type: ignore[assignment]
 
 SAMPLE = 1 << 16  # bytes looked at to tell text from binary junk
 CONTROL_RATIO = 0.05  # more control bytes than this in the sample: not text
@@ -43,6 +47,8 @@ MAX_LINE = 1 << 20  # a "line" longer than this is cut (a log without newlines)
 GREP_MIN_BYTES = 8 << 20  # smaller files are scanned in Python (no process start)
 PART_BYTES = 8 << 20  # at least this much of the file per grep process
 MAX_PARTS = 8  # grep processes at most, one per usable CPU
+PIECE_OVERLAP = 4096  # bytes a piece of a line over MAX_LINE repeats from the piece before
+GREP_MEMORY = 256 << 20  # address space one grep may use (its buffer holds the longest line)
 FEED_BLOCK = 1 << 20  # bytes per read()/write() into a grep's stdin pipe where sendfile() fails
 # One sendfile() call copies a whole part without coming back for the GIL, which the main thread
 # holds while it imports: a feeder waiting for it starves its grep (1 MiB calls: 25 ms later).
@@ -63,8 +69,8 @@ class GrepFailed(Exception):
 
 
 def sniff(sample: bytes, at_end: bool = True) -> str:
-    """Classify the first bytes of an input: ``"empty"``, ``"utf-16"``, ``"binary"``,
-    ``"bytes-cr"`` or ``"bytes"``.
+    """Classify the first bytes of an input: ``"empty"``, ``"utf-16"``/``"utf-32"`` (a BOM),
+    ``"utf-16-le"``/``"utf-16-be"`` (none), ``"binary"``, ``"bytes-cr"`` or ``"bytes"``.
 
     ``"bytes"`` means an ASCII-compatible text (UTF-8, GBK, cp1252 ...), read line by line;
     ``"bytes-cr"`` the same with classic Mac line ends (CR, no LF in the sample). ``at_end``:
@@ -73,16 +79,52 @@ def sniff(sample: bytes, at_end: bool = True) -> str:
     """
     if not sample.strip():
         return "empty" if at_end else "bytes"
+    if sample.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00
+        return "utf-32"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if sample.count(b"\x00") > NUL_RATIO * len(sample):
-        return "binary"
+        return _utf16_without_bom(sample) or "binary"
     controls = sum(sample.count(bytes([c])) for c in _CONTROL)
     if controls > CONTROL_RATIO * len(sample):
         return "binary"
     if b"\n" not in sample and sample.count(b"\r") > 1:
         return "bytes-cr"
     return "bytes"
+
+
+CR_LOOKAHEAD = 8 << 20  # bytes read past a sample without LF before calling a file CR-only
+
+
+def look_for_lf(stream: BinaryIO, first: bytes) -> tuple[bytes, str]:
+    """A sample without LF but with CRs is a classic Mac file, or progress-bar updates (tqdm
+    writes ``\\r`` only) before the real lines: read on (up to ``CR_LOOKAHEAD`` bytes) for an LF.
+    Returns (all bytes read, ``"bytes"`` if an LF came, else ``"bytes-cr"``)."""
+    data = [first]
+    seen = len(first)
+    while seen < CR_LOOKAHEAD:
+        block = stream.read(SAMPLE)
+        if not block:
+            break
+        data.append(block)
+        seen += len(block)
+        if b"\n" in block:
+            return b"".join(data), "bytes"
+    return b"".join(data), "bytes-cr"
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """"utf-16-le" / "utf-16-be" when the NULs sit at odd / even offsets only (mostly ASCII text in
+    UTF-16 without a BOM), else None."""
+    even, odd = sample[0::2], sample[1::2]
+    if not even or not odd:
+        return None
+    z_even, z_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if z_odd > 0.4 and z_even < 0.02:
+        return "utf-16-le"
+    if z_even > 0.4 and z_odd < 0.02:
+        return "utf-16-be"
+    return None
 
 
 def find_grep() -> str | None:
@@ -150,6 +192,9 @@ def start(path: os.PathLike[str] | str, anchors: Iterable[bytes]) -> GrepRun | N
         return None
     with open(path, "rb") as fh:
         kind = sniff(fh.read(SAMPLE), at_end=False)
+        if kind == "bytes-cr":
+            fh.seek(0)
+            _, kind = look_for_lf(fh, fh.read(SAMPLE))
     if kind in ("empty", "binary"):
         raise NotALog(kind)
     if kind != "bytes":
@@ -241,10 +286,14 @@ class GrepRun:
         argv = [self.grep, "-a", "-n", "-b", "-E", "-e", self.pattern]
         env = {**os.environ, "LC_ALL": "C"}
         ends = [*starts[1:], size]
+        held = _hold_sigint()  # a Ctrl-C now would orphan a grep between its spawn and its record
         try:
-            for k, (first, end) in enumerate(zip(starts, ends)):
-                direct = k == len(starts) - 1 and len(starts) > 1
-                self._parts.append(self._spawn(argv, env, first, end, direct))
+            try:
+                for k, (first, end) in enumerate(zip(starts, ends)):
+                    direct = k == len(starts) - 1 and len(starts) > 1
+                    self._parts.append(self._spawn(argv, env, first, end, direct))
+            finally:
+                _release_sigint(held)  # a Ctrl-C held back is raised here, every grep recorded
         except BaseException:
             self.close()
             raise
@@ -270,7 +319,9 @@ class GrepRun:
                 (os.POSIX_SPAWN_DUP2, out, 1),
                 (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
             ]
-            pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions)
+            # grep gets an empty signal mask (ours holds SIGINT back while spawning)
+            pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions, setsigmask=())
+            _cap_memory(pid)
         except BaseException:
             if write_end != -1:
                 os.close(write_end)
@@ -331,7 +382,7 @@ class GrepRun:
         checked = False
         with open(part.out, "rb", closefd=False) as out:
             while True:
-                raw = out.readline(MAX_LINE)
+                raw = out.readline(MAX_LINE + 64)  # room for grep's "N:OFFSET:" in front of the line
                 if not raw:
                     return None
                 number, offset, rest = _parse_hit(raw)
@@ -343,12 +394,40 @@ class GrepRun:
                         raise GrepFailed("grep's byte offsets do not point at its lines")
                     checked = True
                 yield base + number, part.start + offset, rest
+                tail = rest[-PIECE_OVERLAP:]
                 while not raw.endswith(b"\n"):  # a line over MAX_LINE: its other pieces that hold an anchor
                     raw = out.readline(MAX_LINE)
-                    if raw and any(a in raw for a in self.anchors):
-                        yield base + number, part.start + offset, raw
                     if not raw:
                         break
+                    piece = tail + raw  # overlapping, so a message across the cut is whole in one piece
+                    if any(a in piece for a in self.anchors):
+                        yield base + number, part.start + offset, piece
+                    tail = raw[-PIECE_OVERLAP:]
+
+
+def _hold_sigint() -> object:
+    """Block SIGINT in this thread (feeder threads started meanwhile inherit the block, so the
+    signal waits for this thread); returns what ``_release_sigint`` needs. POSIX; else a no-op."""
+    if _signal is None or not hasattr(_signal, "pthread_sigmask"):
+        return None
+    return _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
+
+
+def _release_sigint(held: object) -> None:
+    if held is not None and _signal is not None:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, held)  # type: ignore[arg-type]
+
+
+def _cap_memory(pid: int) -> None:
+    """Limit a grep's address space to ``GREP_MEMORY`` (Linux ``prlimit``): a "line" of gigabytes
+    of NUL bytes (a log's tail after a crash) would otherwise be held whole; grep then fails with
+    "memory exhausted" and the file is scanned in Python. Best effort."""
+    try:
+        import resource
+
+        resource.prlimit(pid, resource.RLIMIT_AS, (GREP_MEMORY, GREP_MEMORY))
+    except (ImportError, AttributeError, OSError, ValueError):
+        pass
 
 
 def _temporary_file() -> int:

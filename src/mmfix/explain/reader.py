@@ -254,10 +254,11 @@ class LineScanner:
         self.lines_read = n
 
 
-def open_text_utf16(stream: BinaryIO, first: bytes) -> Iterator[str]:
-    """Lines of a UTF-16 stream whose first bytes (with the BOM) were already read."""
+def open_text_utf16(stream: BinaryIO, first: bytes, encoding: str = "utf-16") -> Iterator[str]:
+    """Lines of a UTF-16 (or UTF-32) stream whose first bytes were already read; ``encoding``:
+    "utf-16"/"utf-32" (a BOM tells the byte order) or "utf-16-le"/"utf-16-be" (no BOM)."""
     rest = io.BufferedReader(_Prepend(first, stream))  # type: ignore[arg-type,type-var]
-    text = io.TextIOWrapper(rest, encoding="utf-16", errors="replace", newline=None)
+    text = io.TextIOWrapper(rest, encoding=encoding, errors="replace", newline=None)
     yield from text
 
 

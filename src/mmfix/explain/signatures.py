@@ -60,7 +60,7 @@ ECHO_LINE = r"^\s*\d+\s+\|"
 
 CONSEQUENCES: tuple[Consequence, ...] = (
     Consequence("ninja-stopped", r"ninja: build stopped"),
-    Consequence("called-process-error", r"CalledProcessError: Command .*returned non-zero exit status"),
+    Consequence("called-process-error", r"CalledProcessError: Command .{0,4000}returned non-zero exit status"),
     Consequence("error-compiling-objects", r"Error compiling objects for extension"),
     Consequence("failed-building-wheel", r"Failed (?:building wheel|to build)"),
     Consequence(
@@ -75,7 +75,7 @@ CONSEQUENCES: tuple[Consequence, ...] = (
     ),
     Consequence(
         "legacy-install-failure",
-        r"error: legacy-install-failure|Running setup\.py install for .* error",
+        r"error: legacy-install-failure|Running setup\.py install for .{0,300} error",
     ),
 )
 
@@ -167,7 +167,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "B",
         "TORCH_CUDA_ARCH_LIST is malformed or names an arch this torch does not know",
         (
-            r"ValueError: Unknown CUDA arch \((?P<arch>[^)]*)\) or GPU not supported",
+            r"ValueError: Unknown CUDA arch \((?P<arch>[^)]{0,200})\) or GPU not supported",
             r"IndexError: list index out of range",
         ),
         "separate arches with ';' or spaces, only known names (e.g. TORCH_CUDA_ARCH_LIST=\"7.5;8.6+PTX\"); "
@@ -404,7 +404,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "torch >= 2.8 compiled_autograd.h: 'std' is ambiguous under nvcc",
         (
             r"compiled_autograd\.h\((?P<header_line>\d+)\)[^\n]*?'std': ambiguous symbol",
-            r"'std': ambiguous symbol.*compiled_autograd\.h",
+            r"'std': ambiguous symbol.{0,1000}compiled_autograd\.h",
         ),
         "`mmfix patch-torch-headers` (guard compiled_autograd.h against __NVCC__)",
         collect=("header_line",),
