@@ -206,7 +206,8 @@ def test_a_ctrl_c_while_spawning_reaps_every_grep(monkeypatch: pytest.MonkeyPatc
     def spawn_then_interrupt(self: prefilter.GrepRun, *args: object) -> object:
         part = real(self, *args)  # type: ignore[arg-type]
         pids.append(part.pid)
-        os.kill(os.getpid(), signal.SIGINT)  # held back until every grep is recorded
+        # at this thread (pytest may keep other threads, which would take a process-wide signal)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # held back till all are recorded
         return part
 
     monkeypatch.setattr(prefilter.GrepRun, "_spawn", spawn_then_interrupt)
