@@ -59,6 +59,18 @@ def _guard(ctx: CheckContext) -> WindowsFacts | Outcome:
     return wf
 
 
+def _guard_cuda(ctx: CheckContext, no_cuda: str) -> tuple[WindowsFacts, str, str] | Outcome:
+    """``_guard``, then the CUDA in use: (Windows facts, CUDA release, where found), or the
+    Outcome to return (skip: not Windows, not probed, or ``no_cuda`` when no toolkit is found)."""
+    wf = _guard(ctx)
+    if isinstance(wf, Outcome):
+        return wf
+    found = cuda_in_use(ctx.env)
+    if found is None:
+        return skip(no_cuda)
+    return wf, found[0], found[1]
+
+
 def cuda_in_use(env: Environment) -> tuple[str, str] | None:
     """The CUDA release nvcc will be: (version, where it was found); None for a CPU-only host."""
     if env.host.nvcc and env.host.nvcc.version:
@@ -124,13 +136,10 @@ def _msvc_missing(ctx: CheckContext) -> Outcome:
 
 @check(CHECKS, "msvc-unsupported", "C", "the host compiler's _MSC_VER is inside the CUDA range")
 def _msvc_unsupported(ctx: CheckContext) -> Outcome:
-    wf = _guard(ctx)
-    if isinstance(wf, Outcome):
-        return wf
-    found = cuda_in_use(ctx.env)
-    if found is None:
-        return skip("no CUDA toolkit found: a CPU-only build has no _MSC_VER range")
-    cuda, where = found
+    guarded = _guard_cuda(ctx, "no CUDA toolkit found: a CPU-only build has no _MSC_VER range")
+    if isinstance(guarded, Outcome):
+        return guarded
+    wf, cuda, where = guarded
     rng = msvc_range(cuda)
     if rng is None:
         return skip(f"CUDA {cuda} ({where}) is not in the _MSC_VER table")
@@ -154,13 +163,10 @@ def _msvc_unsupported(ctx: CheckContext) -> Outcome:
 
 @check(CHECKS, "msvc-stl-cuda-mismatch", "C", "the MSVC STL accepts the CUDA in use (STL1002)")
 def _msvc_stl(ctx: CheckContext) -> Outcome:
-    wf = _guard(ctx)
-    if isinstance(wf, Outcome):
-        return wf
-    found = cuda_in_use(ctx.env)
-    if found is None:
-        return skip("no CUDA toolkit found")
-    cuda, where = found
+    guarded = _guard_cuda(ctx, "no CUDA toolkit found")
+    if isinstance(guarded, Outcome):
+        return guarded
+    wf, cuda, where = guarded
     active = active_compiler(wf)
     if active is None or active.toolset is None:
         return skip("no toolset version known (see msvc-missing)")
@@ -205,13 +211,10 @@ def _msvc_env_no_sdk(ctx: CheckContext) -> Outcome:
 
 @check(CHECKS, "msvc-conforming-preprocessor", "C", "MSVC's conforming preprocessor for CUDA >= 13")
 def _msvc_preprocessor(ctx: CheckContext) -> Outcome:
-    wf = _guard(ctx)
-    if isinstance(wf, Outcome):
-        return wf
-    found = cuda_in_use(ctx.env)
-    if found is None:
-        return skip("no CUDA toolkit found")
-    cuda, where = found
+    guarded = _guard_cuda(ctx, "no CUDA toolkit found")
+    if isinstance(guarded, Outcome):
+        return guarded
+    _, cuda, where = guarded
     if msvc_plan._version(cuda) < msvc_plan._version(msvc_plan.CONFORMING_PREPROCESSOR_SINCE_CUDA):
         return ok(f"CUDA {cuda} ({where}) does not need /Zc:preprocessor")
     args = getenv_ci(ctx.env.host.env, "MMCV_CUDA_ARGS") or ""
