@@ -78,18 +78,20 @@ def _explain_one(name: str, started: prefilter.GrepRun | None = None) -> Explain
 def run(files: list[str], as_json: bool, started: prefilter.GrepRun | None = None) -> int:
     """Explain each input in ``files`` ("-" = stdin); print text or one JSON document.
 
-    ``started``: the grep prefilter already running on ``files[0]`` (``prefilter.try_start``).
+    ``started``: the grep prefilter already running on ``files[0]`` (``prefilter.try_start``);
+    whoever started it stops it (``launch.run_explain`` does); a run started here is stopped here.
 
     Returns 0 when a known problem was named, 1 when not (or no input held log text).
     Raises ``UsageError`` (exit 2) for a missing path or a directory, ``MmfixError`` (exit 1)
     when no input held log text (human output).
     """
     names = files or ["-"]
+    own = None
     try:
         for name in names:
             _check_readable(name)
         if started is None:  # grep searches the first file while Python imports the engine
-            started = prefilter.try_start(names[0], anchors.ANCHORS)
+            started = own = prefilter.try_start(names[0], anchors.ANCHORS)
         results: list[tuple[str, ExplainResult | None]] = []
         for i, name in enumerate(names):
             try:
@@ -97,8 +99,8 @@ def run(files: list[str], as_json: bool, started: prefilter.GrepRun | None = Non
             except NotALog:
                 results.append((name, None))
     finally:
-        if started is not None:
-            started.close()  # stops grep when the run ended early (bad input, Ctrl-C)
+        if own is not None:
+            own.close()  # stops grep when the run ended early (bad input, Ctrl-C)
     named = any(r is not None and r.named for _, r in results)
     if as_json:
         render.emit_json(SCHEMA, _payload(results))
