@@ -97,7 +97,7 @@ def test_gbk_text_is_not_mistaken_for_binary() -> None:
 
 
 def test_a_log_without_newlines_is_cut_not_slurped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reader, "MAX_LINE", 10_000)
+    monkeypatch.setattr(prefilter, "MAX_LINE", 10_000)
     data = b"x" * 50_000 + b" nvcc fatal   : Unsupported gpu architecture 'compute_75'" + b"y" * 50_000
     cands = chunk_candidates(data, 4096, monkeypatch)
     assert any("compute_75" in c.text for c in cands)

@@ -144,7 +144,6 @@ def test_gcc_colour_codes_are_dropped() -> None:
 @posix_grep
 def test_an_error_past_max_line_of_a_long_line_is_found_by_grep(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(prefilter, "MAX_LINE", 10_000)
-    monkeypatch.setattr(reader, "MAX_LINE", 10_000)
     monkeypatch.setattr(prefilter, "GREP_MIN_BYTES", 1)
     log = tmp_path / "long.log"
     log.write_bytes(b"noise\n" * 1000 + b"error: " + b"q" * 25_000 + b" " + ARCH_ERROR + b"tail\n")
@@ -290,7 +289,6 @@ def test_names_are_shown_without_terminal_escapes(tmp_path: Path) -> None:
 @posix_grep
 def test_a_message_across_the_cut_of_a_line_near_max_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(prefilter, "MAX_LINE", 10_000)
-    monkeypatch.setattr(reader, "MAX_LINE", 10_000)
     monkeypatch.setattr(prefilter, "GREP_MIN_BYTES", 1)
     for length in (9_990, 10_000, 10_005, 20_010):
         line = b"q" * (length - len(ARCH_ERROR)) + ARCH_ERROR

@@ -26,7 +26,6 @@ from typing import BinaryIO
 from mmfix.explain import prefilter
 
 CHUNK = 1 << 20  # bytes per read (small: 8 MiB reads fragmented the heap, RSS grew with the file)
-MAX_LINE = prefilter.MAX_LINE  # a "line" longer than this is cut (a log without newlines)
 BEFORE_LINES = 8  # preceding lines kept as context for each candidate
 REPORT_LINES = 200  # lines passed on after the start of an environment report
 MAX_REPORTS = 20  # report starts that open (or extend) a window, per input: a flood of them stays linear
@@ -139,7 +138,7 @@ class ChunkScanner:
                 data = carry + chunk
                 cut = data.rfind(b"\n") + 1
                 if cut == 0:
-                    if len(data) < MAX_LINE:
+                    if len(data) < prefilter.MAX_LINE:  # a longer "line" is cut (a log without newlines)
                         carry = data
                         continue
                     cut = len(data)
@@ -347,7 +346,7 @@ def _read_window(fh: BinaryIO, offset: int, after: int, last: int, queued: dict[
     fh.seek(offset)
     n = after
     while n < last:
-        line = fh.readline(MAX_LINE)
+        line = fh.readline(prefilter.MAX_LINE)
         if not line:
             break
         offset += len(line)
@@ -368,7 +367,7 @@ def _file_context(path: str, offset: int) -> Context:
                 start = max(0, offset - span)
                 fh.seek(start)
                 data = fh.read(offset - start)
-                if start == 0 or data.count(b"\n") > BEFORE_LINES or span >= BEFORE_LINES * MAX_LINE:
+                if start == 0 or data.count(b"\n") > BEFORE_LINES or span >= BEFORE_LINES * prefilter.MAX_LINE:
                     break
                 span *= 2
         lines = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
