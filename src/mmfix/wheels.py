@@ -35,7 +35,7 @@ from packaging.version import InvalidVersion, Version
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from mmfix.build.plan import torch_cuda
+from mmfix.builder.plan import torch_cuda
 from mmfix.errors import OperationFailed, UsageError
 from mmfix.knowledge import wheel_index as K
 from mmfix.model import Downstream, Environment, TargetPython, TorchInfo
@@ -173,7 +173,7 @@ def index_base(index_url: str | None = None) -> str:
 
 
 def cuda_tag(torch: TorchInfo) -> str:
-    """The index's CUDA tag for a torch build: its CUDA release (``build.plan.torch_cuda``: the
+    """The index's CUDA tag for a torch build: its CUDA release (``builder.plan.torch_cuda``: the
     probed ``torch.version.cuda``, else torch/version.py, else a ``+cuXYZ`` label) "11.8" ->
     "cu118"; CPU and ROCm (``torch.version.hip``) builds -> "cpu" (mim's rule)."""
     release = torch_cuda(torch)
@@ -935,8 +935,8 @@ class WheelInstall:
 
     wheel: Path
     sha256: str
-    install: Any = None  # what mmfix.build.install.install_wheel returned
-    verify: Any = None  # what mmfix.build.verify.verify_install returned
+    install: Any = None  # what mmfix.builder.install.install_wheel returned
+    verify: Any = None  # what mmfix.builder.verify.verify_install returned
 
     @property
     def ok(self) -> bool:
@@ -960,8 +960,8 @@ def install_from_index(
     session: requests.Session | None = None,
 ) -> WheelInstall:
     """Download ``link`` (hash-checked, ``download_wheel``), install it into ``env``'s target with
-    the target's pip and verify it as ``mmfix rebuild`` does (``mmfix.build.install.install_wheel``,
-    ``mmfix.build.verify.verify_install``: replaces the old mmcv, asks first unless ``yes``).
+    the target's pip and verify it as ``mmfix rebuild`` does (``mmfix.builder.install.install_wheel``,
+    ``mmfix.builder.verify.verify_install``: replaces the old mmcv, asks first unless ``yes``).
 
     Raises OperationFailed when the download fails its checks or the install helpers are missing.
     """
@@ -969,12 +969,12 @@ def install_from_index(
     digest = file_sha256(path)
     python = env.target.executable
     try:
-        from mmfix.build.install import install_wheel
-        from mmfix.build.verify import verify_install
+        from mmfix.builder.install import install_wheel
+        from mmfix.builder.verify import verify_install
     except ImportError:
         raise OperationFailed(
             f"downloaded and checked {path}, but this mmfix cannot install it",
-            why="mmfix.build (the rebuild helpers) is missing",
+            why="mmfix.builder (the rebuild helpers) is missing",
             fix=f"install it yourself: {python} -m pip install --force-reinstall --no-deps {path}",
         ) from None
     installed = install_wheel(python, path, yes=yes, env=env)

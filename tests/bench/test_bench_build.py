@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from mmfix.build import plan as planmod
-from mmfix.build.runner import find_ccache, prepare_source, run_build
-from mmfix.build.source import from_sdist
+from mmfix.builder import plan as planmod
+from mmfix.builder.runner import find_ccache, prepare_source, run_build
+from mmfix.builder.source import from_sdist
 from mmfix.probe import probe
 
 _spec = importlib.util.spec_from_file_location("mmfix_e2e_envs", Path(__file__).resolve().parents[1] / "e2e" / "conftest.py")

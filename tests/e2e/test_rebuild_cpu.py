@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mmfix.build.source import from_sdist
+from mmfix.builder.source import from_sdist
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mmfix.build.source import from_sdist
-from mmfix.build.verify import find_cuobjdump, list_archs
+from mmfix.builder.source import from_sdist
+from mmfix.builder.verify import find_cuobjdump, list_archs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cuda]
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mmfix.build.arch import (
+from mmfix.builder.arch import (
     Arch,
     clamp_to,
     default_archs,

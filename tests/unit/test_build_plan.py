@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mmfix.build.plan import make_plan, max_jobs, torch_cuda
+from mmfix.builder.plan import make_plan, max_jobs, torch_cuda
 from mmfix.errors import RefusedError, UsageError
 from mmfix.model import Compiler, Environment, Gpu, Host, MmcvDist, Nvcc, TargetPython, TorchInfo
 
@@ -178,8 +178,8 @@ def test_glibc_fix_header_with_real_nvcc(tmp_path):
     import shutil
     import subprocess
 
-    from mmfix.build.plan import GLIBC_FIX_HEADER
-    from mmfix.build.toolkit import resolve_toolkit_root
+    from mmfix.builder.plan import GLIBC_FIX_HEADER
+    from mmfix.builder.toolkit import resolve_toolkit_root
 
     nvcc = shutil.which("nvcc")
     root = resolve_toolkit_root(nvcc) if nvcc else None

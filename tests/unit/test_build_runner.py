@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from mmfix.build.install import install_wheel, last_install_entry, restore_previous, save_install
-from mmfix.build.plan import BuildPlan
-from mmfix.build.runner import build_environment, run_build, stop_group
-from mmfix.build.verify import list_archs, verify_install
+from mmfix.builder.install import install_wheel, last_install_entry, restore_previous, save_install
+from mmfix.builder.plan import BuildPlan
+from mmfix.builder.runner import build_environment, run_build, stop_group
+from mmfix.builder.verify import list_archs, verify_install
 from mmfix.errors import RefusedError
 from mmfix.model import Environment, Host, MmcvDist, TargetPython
 
@@ -169,8 +169,8 @@ def test_python_is_real():
 INTERRUPT_SCRIPT = """
 import sys
 from pathlib import Path
-from mmfix.build.plan import BuildPlan
-from mmfix.build.runner import run_build
+from mmfix.builder.plan import BuildPlan
+from mmfix.builder.runner import run_build
 plan = BuildPlan(python=sys.argv[1], mmcv_version="2.2.0", dist_name="mmcv", cuda=False, arch_list=None,
                  arch_source="-", jobs=1, env={}, unset=(), path_prepend=(), patches=(), env_changes=(),
                  blockers=(), notes=())

@@ -10,8 +10,8 @@ from pathlib import Path
 import git
 import pytest
 
-from mmfix.build import source as s
-from mmfix.build.toolkit import missing_math_headers, resolve_toolkit_root
+from mmfix.builder import source as s
+from mmfix.builder.toolkit import missing_math_headers, resolve_toolkit_root
 from mmfix.errors import OperationFailed, RefusedError, UsageError
 from mmfix.model import Downstream, Environment, Host, MmcvDist, TargetPython
 

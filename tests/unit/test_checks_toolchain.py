@@ -83,7 +83,7 @@ def test_jobs_beyond_memory_warn_with_safe_value():
 
 
 def test_cpu_builds_count_1_gib_per_job_like_the_build_plan():
-    from mmfix.build.plan import max_jobs
+    from mmfix.builder.plan import max_jobs
 
     env = with_host(make_env(mmcv=(mmcv(),)), cpu_count=32, memory_available_bytes=8 << 30)  # no CUDA torch
     f = finding(env, "build-out-of-memory")

@@ -231,8 +231,8 @@ def test_revert_install_without_restore_helper_exits_1(
     real_import = builtins.__import__
 
     def no_build(name: str, *a, **k):  # type: ignore[no-untyped-def]
-        if name.startswith("mmfix.build"):
-            raise ImportError("No module named 'mmfix.build'")
+        if name.startswith("mmfix.builder"):
+            raise ImportError("No module named 'mmfix.builder'")
         return real_import(name, *a, **k)
 
     monkeypatch.setattr(builtins, "__import__", no_build)

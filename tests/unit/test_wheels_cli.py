@@ -155,7 +155,7 @@ def test_cli_offline_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: Any) -
 def test_install_without_rebuild_helpers(
     index: WheelIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "mmfix.build.install", None)
+    monkeypatch.setitem(sys.modules, "mmfix.builder.install", None)
     with pytest.raises(OperationFailed) as err:
         cmd.run_env(make_env(), index_url=index.base, install=True, yes=True)
     line = err.value.one_line()
@@ -166,10 +166,10 @@ def test_install_without_rebuild_helpers(
 def _fake_build(
     monkeypatch: pytest.MonkeyPatch, verify_ok: bool, installed: bool = True
 ) -> list[tuple[Any, ...]]:
-    """Stand-ins for the rebuild helpers (mmfix.build.install / verify, written in parallel)."""
+    """Stand-ins for the rebuild helpers (mmfix.builder.install / verify, written in parallel)."""
     calls: list[tuple[Any, ...]] = []
-    install_mod = types.ModuleType("mmfix.build.install")
-    verify_mod = types.ModuleType("mmfix.build.verify")
+    install_mod = types.ModuleType("mmfix.builder.install")
+    verify_mod = types.ModuleType("mmfix.builder.verify")
 
     def install_wheel(python: str, wheel: Path, *, yes: bool, env: Environment) -> Any:
         calls.append(("install", python, wheel, yes, env))
@@ -181,9 +181,9 @@ def _fake_build(
 
     install_mod.install_wheel = install_wheel  # type: ignore[attr-defined]
     verify_mod.verify_install = verify_install  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "mmfix.build", types.ModuleType("mmfix.build"))
-    monkeypatch.setitem(sys.modules, "mmfix.build.install", install_mod)
-    monkeypatch.setitem(sys.modules, "mmfix.build.verify", verify_mod)
+    monkeypatch.setitem(sys.modules, "mmfix.builder", types.ModuleType("mmfix.builder"))
+    monkeypatch.setitem(sys.modules, "mmfix.builder.install", install_mod)
+    monkeypatch.setitem(sys.modules, "mmfix.builder.verify", verify_mod)
     return calls
 
 

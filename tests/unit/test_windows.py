@@ -15,7 +15,7 @@ from pathlib import Path, PureWindowsPath
 import pytest
 
 from mmfix import proc
-from mmfix.build import msvc
+from mmfix.builder import msvc
 from mmfix.checks import run_checks
 from mmfix.checks.base import CheckContext
 from mmfix.errors import OperationFailed, RefusedError
@@ -278,7 +278,7 @@ def test_cuda_toolkits_from_variables_and_standard_folder() -> None:
 
 
 def test_windows_modules_import_without_winreg() -> None:
-    code = ("import sys, mmfix.probe.windows, mmfix.build.msvc, mmfix.checks.windows; "
+    code = ("import sys, mmfix.probe.windows, mmfix.builder.msvc, mmfix.checks.windows; "
             "assert 'winreg' not in sys.modules; "
             "assert mmfix.probe.windows.windows_registry_reader('SYSTEM', 'x') is None; "
             "assert mmfix.probe.windows.console_code_page() is None")

@@ -1,13 +1,13 @@
 """Catalog family B, config part: the arch list and nvcc arguments a build would use
 (shared/CATALOG.md section B: ``arch-list-invalid``, ``nvcc-arch-unsupported``,
 ``cuda-args-override-arch``, ``threads-per-block``). Uses the rebuild's arch parser
-(mmfix.build.arch) so doctor and rebuild agree on what torch accepts.
+(mmfix.builder.arch) so doctor and rebuild agree on what torch accepts.
 """
 
 from __future__ import annotations
 
-from mmfix.build import arch as archmod
-from mmfix.build.plan import torch_cuda
+from mmfix.builder import arch as archmod
+from mmfix.builder.plan import torch_cuda
 from mmfix.checks.base import Check, CheckContext, Outcome, check, ok, skip, warn
 from mmfix.checks.facts import build_problem
 from mmfix.errors import MmfixError

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 
-from mmfix.build.plan import MEM_PER_JOB, max_jobs
+from mmfix.builder.plan import MEM_PER_JOB, max_jobs
 from mmfix.checks.base import Check, CheckContext, Outcome, check, ok, skip, warn
 from mmfix.checks.facts import build_problem, cuda_in_use, pip_command, rebuild_command, torch_is_cuda
 from mmfix.knowledge import cuda as cudak

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mmfix.build import msvc as msvc_plan
+from mmfix.builder import msvc as msvc_plan
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
 from mmfix.errors import RefusedError
 from mmfix.knowledge import msvc as kb

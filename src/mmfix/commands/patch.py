@@ -158,7 +158,7 @@ def _revert_install(python: str | None, dry_run: bool) -> list[dict[str, Any]]:
     if not entries or dry_run:
         return entries
     try:
-        from mmfix.build.install import restore_previous  # type: ignore[import-not-found]
+        from mmfix.builder.install import restore_previous  # type: ignore[import-not-found]
     except ImportError as exc:
         raise MmfixError(
             "restoring a replaced mmcv install is not available in this mmfix",

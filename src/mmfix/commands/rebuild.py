@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from mmfix import proc, render
-from mmfix.build import plan as planmod
-from mmfix.build import source as srcmod
-from mmfix.build.plan import BuildPlan
-from mmfix.build.runner import BuildResult, find_ccache, prepare_source, run_build
+from mmfix.builder import plan as planmod
+from mmfix.builder import source as srcmod
+from mmfix.builder.plan import BuildPlan
+from mmfix.builder.runner import BuildResult, find_ccache, prepare_source, run_build
 from mmfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_REFUSED, MmfixError, OperationFailed, UsageError
 from mmfix.knowledge.versions import parse_version
 from mmfix.model import Environment
@@ -128,7 +128,7 @@ def _ensure_env_changes(plan: BuildPlan, yes: bool) -> None:
         return
     req = " ".join(plan.env_changes)
     if not yes:
-        from mmfix.build.install import _confirm
+        from mmfix.builder.install import _confirm
 
         if not _confirm(f"The build needs `pip install {req}` in the target env. Install?"):
             raise OperationFailed("build prerequisites missing", req, f"{plan.python} -m pip install {req}")
@@ -166,7 +166,7 @@ def run(
         raise UsageError(f"--mmcv-version {mmcv_version!r} is not a version", "rebuild builds one release",
                          "pass a release such as --mmcv-version 2.2.0 (mmfix wheels takes ranges)")
     if arch is not None:  # malformed lists fail before anything is probed or downloaded
-        from mmfix.build.arch import parse_arch_list
+        from mmfix.builder.arch import parse_arch_list
 
         parse_arch_list(arch)
     env = _probe(python)
@@ -220,8 +220,8 @@ def run(
     render.info(f"built {result.wheel.name if result.wheel else '?'} in {result.seconds:.0f} s "
                 f"({result.steps_total} compile steps, cpu {result.cpu_seconds:.0f} s, "
                 f"core utilisation {result.cpu_seconds / max(result.seconds * cores, 1e-9):.2f} of {cores})")
-    from mmfix.build.install import install_wheel
-    from mmfix.build.verify import verify_install
+    from mmfix.builder.install import install_wheel
+    from mmfix.builder.verify import verify_install
 
     assert result.wheel is not None
     inst = install_wheel(plan.python, result.wheel, yes=yes, env=env)

@@ -8,7 +8,7 @@ away with the tree. Installs replaced by ``mmfix rebuild`` are journaled in a pe
 (``install_journal``), because a site-packages tree is not ours to write into.
 
 Entries are plain dicts kept in a JSON list; ``kind`` is ``"file"`` (a patched file) or
-``"install"`` (a replaced mmcv install, written and restored by ``mmfix.build``).
+``"install"`` (a replaced mmcv install, written and restored by ``mmfix.builder``).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class Journal:
         Added automatically: ``entry`` (a unique id), ``kind``, ``mmfix_version``, ``time`` (UTC
         ISO 8601). For ``kind="install"`` pass e.g. ``patch_id="rebuild"``, ``target_prefix``,
         ``saved`` (path of the saved previous wheel/files) and whatever
-        ``mmfix.build.install.restore_previous(entry)`` needs to restore it.
+        ``mmfix.builder.install.restore_previous(entry)`` needs to restore it.
         """
         entry: dict[str, Any] = {
             "entry": uuid.uuid4().hex[:12],

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mmfix import proc
-from mmfix.build.toolkit import resolve_toolkit_root
+from mmfix.builder.toolkit import resolve_toolkit_root
 from mmfix.knowledge.cuda import CUDA_MATH_HEADERS
 from mmfix.knowledge.gpus import cc_for_name
 from mmfix.model import Compiler, CudaToolkit, Gpu, Nvcc

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmfix.build.plan import BuildPlan
-from mmfix.build.source import SourceTree, cache_dir, copy_for_build
+from mmfix.builder.plan import BuildPlan
+from mmfix.builder.source import SourceTree, cache_dir, copy_for_build
 
 NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]\s")
 

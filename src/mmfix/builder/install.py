@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mmfix import proc
-from mmfix.build.source import cache_dir
+from mmfix.builder.source import cache_dir
 from mmfix.errors import OperationFailed, RefusedError
 from mmfix.model import Environment, MmcvDist
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from mmfix.build import arch as archmod
-from mmfix.build.toolkit import missing_math_headers, nvidia_wheel_dirs, resolve_toolkit_root
+from mmfix.builder import arch as archmod
+from mmfix.builder.toolkit import missing_math_headers, nvidia_wheel_dirs, resolve_toolkit_root
 from mmfix.errors import MmfixError, RefusedError
 from mmfix.knowledge import cuda as kcuda
 from mmfix.model import Environment, TorchInfo
@@ -151,7 +151,7 @@ def make_plan(
     cannot work (a CUDA arch on a CPU-only torch without ``--cpu``, an arch outside nvcc's range).
     Toolchain problems are returned as ``blockers`` so the plan can still be printed.
     """
-    from mmfix.build.source import dist_name
+    from mmfix.builder.source import dist_name
 
     host = env.host
     torch = env.torch
@@ -349,7 +349,7 @@ def _msvc(env: Environment, cuda: str | None, allow: bool, build_env: dict[str, 
     """Windows: the windows helper's MSVC plan (toolset, captured vcvars variables incl.
     DISTUTILS_USE_SDK=1, nvcc flags such as -Xcompiler /Zc:preprocessor for CUDA >= 13)."""
     try:
-        from mmfix.build.msvc import plan_msvc  # type: ignore[attr-defined]
+        from mmfix.builder.msvc import plan_msvc  # type: ignore[attr-defined]
     except ImportError:
         build_env["DISTUTILS_USE_SDK"] = "1"
         notes.append("msvc planning unavailable in this build of mmfix: DISTUTILS_USE_SDK=1 only")
