@@ -278,6 +278,7 @@ class Finding:
     facts: Mapping[str, Any] = field(default_factory=dict)
     family: str = ""
     auto_fix: str | None = None  # the action kind mmfix can apply itself: "rebuild", "patch", ...
+    action: Any = None  # mmfix.plan.actions.Action: the remedy as data (``fix`` is rendered from it)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)  # type: ignore[no-any-return]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from mmfix.model import Environment, Finding, Status
+from mmfix.plan.actions import Action
 
 
 @dataclass(frozen=True)
@@ -32,18 +33,21 @@ class Outcome:
     fix: str | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
     auto_fix: str | None = None
+    action: Action | None = None  # the remedy as data; when set, ``fix`` is rendered from it
 
 
 def ok(*evidence: str, **facts: Any) -> Outcome:
     return Outcome(Status.OK, tuple(evidence), facts=facts)
 
 
-def warn(*evidence: str, fix: str | None = None, auto_fix: str | None = None, **facts: Any) -> Outcome:
-    return Outcome(Status.WARN, tuple(evidence), fix, facts, auto_fix)
+def warn(*evidence: str, fix: str | None = None, auto_fix: str | None = None, action: Action | None = None,
+         **facts: Any) -> Outcome:
+    return Outcome(Status.WARN, tuple(evidence), fix, facts, auto_fix, action)
 
 
-def fail(*evidence: str, fix: str | None = None, auto_fix: str | None = None, **facts: Any) -> Outcome:
-    return Outcome(Status.FAIL, tuple(evidence), fix, facts, auto_fix)
+def fail(*evidence: str, fix: str | None = None, auto_fix: str | None = None, action: Action | None = None,
+         **facts: Any) -> Outcome:
+    return Outcome(Status.FAIL, tuple(evidence), fix, facts, auto_fix, action)
 
 
 def skip(reason: str, **facts: Any) -> Outcome:
@@ -76,15 +80,17 @@ class Check:
                 (f"the check crashed: {type(exc).__name__}: {exc} ({where})",),
                 family=self.family,
             )
+        fix = out.action.command(ctx.env.target.executable) if out.action is not None else out.fix
         return Finding(
             self.id,
             out.status,
             self.title,
             out.evidence,
-            out.fix,
+            fix,
             out.facts,
             self.family,
             out.auto_fix,
+            out.action,
         )
 
 

@@ -1,0 +1,1 @@
+"""Remedies as data and the planner that orders them (DESIGN.md, "plan")."""
