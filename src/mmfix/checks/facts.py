@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from typing import Any
 
 from packaging.version import Version
 
@@ -55,7 +56,7 @@ def pip_command(env: Environment, args: str) -> str:
     return f"{shlex.quote(env.target.executable)} -m pip {args}"
 
 
-def build_problem(env: Environment, *evidence: str, fix: str, auto_fix: str | None = "rebuild", **facts: object) -> Outcome:
+def build_problem(env: Environment, *evidence: str, fix: str, auto_fix: str | None = "rebuild", **facts: Any) -> Outcome:
     """A problem that only bites when mmcv is (re)built: a failure when a build is needed now,
     a warning when mmcv already has its ops (the next rebuild would hit it)."""
     if build_needed(env):
