@@ -30,10 +30,9 @@ MEM_PER_JOB = {"cuda": 2 * GIB, "cpu": 1 * GIB}
 SETUPTOOLS_WITHOUT_PKG_RESOURCES = "82"
 # torch >= this needs numpy < 2 (built against NumPy 1; catalog numpy-abi-mismatch)
 NUMPY2_SINCE_TORCH = "2.4"
-# glibc-cuda-math-clash: glibc >= 2.41 headers with CUDA < 13.1 (catalog, reported)
-GLIBC_CLASH = ("2.41", "13.1")
+# glibc-cuda-math-clash (knowledge.cuda.GLIBC_MATH_CLASHES): hide glibc's C23 math declarations
 GLIBC_FIX_HEADER = """\
-/* mmfix: glibc >= 2.41 declares cospi/sinpi/rsqrt that clash with CUDA < 13.1 math headers. */
+/* mmfix: glibc's C23 cospi/sinpi/rsqrt declarations clash with this CUDA's math headers. */
 #include <features.h>
 #undef __GLIBC_USE_IEC_60559_FUNCS_EXT
 #define __GLIBC_USE_IEC_60559_FUNCS_EXT 0
@@ -253,8 +252,7 @@ def make_plan(
             if removed:
                 notes.append(f"cuda-args-override-arch: dropped {' '.join(removed)} from MMCV_CUDA_ARGS")
             extra: list[str] = []
-            glibc, nv = _v(host.glibc), _v(nvcc_ver)
-            if glibc and nv and glibc >= Version(GLIBC_CLASH[0]) and nv < Version(GLIBC_CLASH[1]):
+            if host.glibc and nvcc_ver and kcuda.glibc_math_clash(host.glibc, nvcc_ver):
                 files["mmfix_glibc_cuda_fix.h"] = GLIBC_FIX_HEADER
                 extra += ["-include", "{build}/mmfix_glibc_cuda_fix.h"]
                 notes.append(f"glibc-cuda-math-clash: glibc {host.glibc} with CUDA {nvcc_ver}: force-including a fix header")

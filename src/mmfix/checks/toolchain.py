@@ -160,12 +160,10 @@ def glibc_clash(ctx: CheckContext) -> Outcome:
     g, cuda = version(env.host.glibc), version(cuda_in_use(env))
     if g is None or cuda is None:
         return skip("glibc or CUDA version unknown")
-    clash = (g >= version("2.41") and cuda < version("13.1")) or (  # type: ignore[operator]
-        g >= version("2.42") and version("12.8") <= cuda < version("14.0")  # type: ignore[operator]
-    )
+    clash = cudak.glibc_math_clash(str(g), str(cuda))
     if not clash:
         return ok(f"glibc {env.host.glibc} with CUDA {cuda}")
-    return build_problem(env, f"glibc {env.host.glibc} declares cospi/sinpi/rsqrt with exception specifications CUDA {cuda}'s "
+    return build_problem(env, f"glibc {env.host.glibc} declares {'/'.join(clash)} with exception specifications CUDA {cuda}'s "
                     "math headers contradict", fix="mmfix rebuild (force-includes a header that hides the glibc C23 "
                     "declarations for the build only), or a newer CUDA")
 

@@ -330,7 +330,7 @@ SIGNATURES: tuple[Signature, ...] = (
     S(
         "glibc-cuda-math-clash",
         "C",
-        "glibc >= 2.41 math declarations clash with CUDA < 13.1's",
+        "glibc's C23 math declarations (cospi, sinpi, rsqrt) clash with this CUDA's math headers",
         (
             r"exception specification is incompatible with that of previous function "
             r"\"(?P<function>cospi|sinpi|rsqrt|cospif|sinpif|rsqrtf)\"",
