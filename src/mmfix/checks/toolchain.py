@@ -12,8 +12,8 @@ import shlex
 from mmfix.builder.plan import MEM_PER_JOB, max_jobs
 from mmfix.checks.base import Check, CheckContext, Outcome, check, ok, skip, warn
 from mmfix.checks.facts import build_problem, cuda_in_use, pip_command, rebuild_command, torch_is_cuda
+from mmfix.knowledge import buildtools, cxx
 from mmfix.knowledge import cuda as cudak
-from mmfix.knowledge import cxx
 from mmfix.knowledge.versions import parse_version as version
 from mmfix.model import Environment
 
@@ -126,10 +126,11 @@ def gcc_unsupported(ctx: CheckContext) -> Outcome:
     ver = version(gxx.version)
     if ver is None:
         return skip(f"could not read the version of {gxx.path}")
-    if ver < version("5.0"):  # type: ignore[operator]
-        return build_problem(env, f"{gxx.path} is GCC {gxx.version}: torch needs GCC 5 or later", fix="install a newer gcc", auto_fix=None)
-    if ver.major == 5 and ver.minor == 5:
-        return warn(f"{gxx.path} is GCC {gxx.version}: the FAQ reports segfaults with mmcv built by GCC 5.5",
+    if ver.major < buildtools.GCC_TORCH_MIN_MAJOR:
+        return build_problem(env, f"{gxx.path} is GCC {gxx.version}: torch needs GCC {buildtools.GCC_TORCH_MIN_MAJOR} or later", fix="install a newer gcc", auto_fix=None)
+    faq = buildtools.gcc_faq_problem(ver.major, ver.minor)
+    if faq:
+        return warn(f"{gxx.path} is GCC {gxx.version}: {faq} (mmcv's FAQ: {buildtools.GCC_FAQ_RULE})",
                     fix="use another GCC (CC/CXX), e.g. 7.x-9.x")
     if not torch_is_cuda(env):
         return ok(f"GCC {gxx.version}; no CUDA host-compiler limit for a CPU build")
