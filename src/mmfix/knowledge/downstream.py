@@ -45,18 +45,32 @@ MMCV_2_FIRST = Version("2.0.0rc1")
 
 
 
-def spec_for(ds: Downstream) -> SpecifierSet:
-    """The mmcv versions ``ds`` accepts, as a SpecifierSet (``>=min,<max`` or ``>=min,<=max``).
+def bound_specs(ds: Downstream) -> list[str]:
+    """``ds``'s own mmcv bounds as specifiers, minimum first: ``[">=2.0.0rc4", "<2.2.0"]``.
 
-    An unknown inclusivity (``max_inclusive is None``) is taken as exclusive: the safe side.
-    A bound that is missing or not a PEP 440 version is left out.
+    The maximum is ``<=`` only where the package's assertion says so (``max_inclusive``); an unknown
+    inclusivity is taken as exclusive, the safe side. A bound that is missing or not a PEP 440
+    version is left out. Every range mmfix shows or uses is built here.
     """
     parts = []
     if _version(ds.mmcv_min):
         parts.append(f">={ds.mmcv_min}")
     if _version(ds.mmcv_max):
         parts.append(f"{'<=' if ds.max_inclusive else '<'}{ds.mmcv_max}")
-    return SpecifierSet(",".join(parts))
+    return parts
+
+
+def spec_for(ds: Downstream) -> SpecifierSet:
+    """The mmcv versions ``ds`` accepts, as a SpecifierSet (see ``bound_specs``)."""
+    return SpecifierSet(",".join(bound_specs(ds)))
+
+
+def allowed(downstream: Iterable[Downstream]) -> SpecifierSet:
+    """The mmcv versions every package of ``downstream`` accepts (the intersection of their ranges)."""
+    spec = SpecifierSet()
+    for ds in downstream:
+        spec &= spec_for(ds)
+    return spec
 
 
 def accepts(ds: Downstream, mmcv_version: str) -> bool | None:
@@ -135,9 +149,4 @@ def recommend(
 
 def range_text(ds: Downstream) -> str:
     """``mmdet 3.3.0 needs mmcv>=2.0.0rc4,<2.2.0`` (its own assertion, min first)."""
-    parts = []
-    if ds.mmcv_min:
-        parts.append(f">={ds.mmcv_min}")
-    if ds.mmcv_max:
-        parts.append(f"{'<=' if ds.max_inclusive else '<'}{ds.mmcv_max}")
-    return f"{ds.name} {ds.version} needs mmcv{','.join(parts) or ' (no bound found)'}"
+    return f"{ds.name} {ds.version} needs mmcv{','.join(bound_specs(ds)) or ' (no bound found)'}"
