@@ -115,17 +115,27 @@ def _cache_name(member: str) -> str:
     return member.strip("/").replace("/", "__")
 
 
-def wheel_member(project: str, version: str, member: str, prefer: Iterable[str] = ()) -> bytes | None:
-    """The bytes of ``member`` (a path inside the wheel, or its ending after a "/") in a wheel of
-    ``project`` ``version``; None when the wheel has no such member. Cached after the first read."""
-
-    def read() -> bytes:
+def wheel_members(project: str, version: str, members: Iterable[str], prefer: Iterable[str] = ()) -> list[bytes | None]:
+    """The bytes of each of ``members`` (a path inside the wheel, or its ending after a "/") in a wheel
+    of ``project`` ``version``, None for a member the wheel lacks. Those not cached yet are read in one
+    pass over the zip (one central directory); each is cached after its first read."""
+    members = list(members)
+    paths = [CACHE / project / version / _cache_name(m) for m in members]
+    missing = [m for m, p in zip(members, paths) if not p.exists()]
+    if missing:
         with _zip(project, version, prefer) as zf:
-            names = [n for n in zf.namelist() if n == member or n.endswith("/" + member)]
-            return zf.read(names[0]) if names else ABSENT
+            names = zf.namelist()
+            for member in missing:
+                found = [n for n in names if n == member or n.endswith("/" + member)]
+                data = zf.read(found[0]) if found else ABSENT
+                _locked_write(CACHE / project / version / _cache_name(member), lambda d=data: d)
+    datas = [p.read_bytes() for p in paths]
+    return [None if d == ABSENT else d for d in datas]
 
-    data = _locked_write(CACHE / project / version / _cache_name(member), read)
-    return None if data == ABSENT else data
+
+def wheel_member(project: str, version: str, member: str, prefer: Iterable[str] = ()) -> bytes | None:
+    """One member of a wheel (see ``wheel_members``)."""
+    return wheel_members(project, version, [member], prefer)[0]
 
 
 def wheel_member_has(project: str, version: str, member: str, needle: bytes, prefer: Iterable[str] = ()) -> bool | None:
