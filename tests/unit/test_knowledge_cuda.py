@@ -48,3 +48,14 @@ def test_new_rows_13_1_to_13_5():
     assert cuda.msvc_range("13.1") == (1920, 1949) and cuda.msvc_range("13.2") == (1920, 1959)
     assert 107 not in cuda.nvcc_archs("13.3") and 107 in cuda.nvcc_archs("13.5")
     assert cuda.toolkits_for_sm(107) == ["13.4"]
+
+
+def test_portable_arch_lists_only_name_arches_their_nvcc_accepts():
+    for release, archs in cuda.PORTABLE_ARCHS.items():
+        sms = [cuda.cc_to_sm(a.removesuffix("+PTX")) for a in archs.split(";")]
+        assert set(sms) <= set(cuda.nvcc_archs(release) or ()), release
+
+
+def test_every_table_row_is_a_release_nvcc_knows():
+    for table in (cuda.GCC_MAX_BY_CUDA, cuda.MSVC_RANGE_BY_CUDA, cuda.PORTABLE_ARCHS):
+        assert all(cuda.nvcc_archs(release) for release in table)
