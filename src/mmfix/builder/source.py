@@ -24,6 +24,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from mmfix.errors import OperationFailed, RefusedError, UsageError
+from mmfix.knowledge import downstream as kd
 from mmfix.model import Downstream, Environment
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
@@ -78,13 +79,7 @@ def from_dir(path: Path) -> SourceTree:
 
 def downstream_specifier(downstream: Sequence[Downstream]) -> SpecifierSet:
     """The mmcv range every installed downstream package allows (their ``__init__`` asserts)."""
-    spec = SpecifierSet()
-    for d in downstream:
-        if d.mmcv_min:
-            spec &= SpecifierSet(f">={d.mmcv_min}")
-        if d.mmcv_max:
-            spec &= SpecifierSet(f"{'<=' if d.max_inclusive else '<'}{d.mmcv_max}")
-    return spec
+    return kd.allowed(downstream)
 
 
 def choose_version(env: Environment, requested: str | None, available: Sequence[str] | None = None) -> str:

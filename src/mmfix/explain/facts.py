@@ -16,17 +16,6 @@ if TYPE_CHECKING:
 
     Deriver = Callable[[dict[str, Any], str, "tuple[str, ...]"], dict[str, Any]]
 
-# Newest _MSC_VER of each Visual Studio release (Microsoft's "predefined macros" page).
-VS_MSC_MAX: dict[int, int] = {
-    2010: 1600,
-    2012: 1700,
-    2013: 1800,
-    2015: 1900,
-    2017: 1916,
-    2019: 1929,
-    2022: 1949,
-}
-
 # The torch release whose Windows headers produce each D-family error (catalog table D).
 TORCH_FOR_HEADER_ERROR: dict[str, str] = {
     "torch-header-all-slots": "1.5",
@@ -98,6 +87,7 @@ def _gcc(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str
 
 def _msvc(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
     from mmfix.knowledge import cuda  # packaging loads only when a deriver needs it
+    from mmfix.knowledge.msvc import VS_MSC_MAX
 
     out: dict[str, Any] = {}
     years = [int(y) for y in re.findall(r"\d{4}", groups.get("supported") or "")]

@@ -23,8 +23,9 @@ from packaging.version import Version
 
 from mmfix.explain.engine import Match, render_fix
 from mmfix.explain.signatures import BY_ID
-from mmfix.knowledge import cuda
+from mmfix.knowledge import buildtools, cuda
 from mmfix.knowledge.gpus import cc_for_name
+from mmfix.knowledge.runtime import TORCH_FIRST_NUMPY2
 from mmfix.knowledge.versions import parse_version as _version
 from mmfix.model import (
     Compiler,
@@ -390,8 +391,8 @@ _RULES: dict[str, _Rule] = {
     "gcc-faq": _Rule(
         "gcc-unsupported",
         "C",
-        "gcc older than 5.4, or gcc 5.5, which the mmcv FAQ links to segfaults",
-        "build with gcc >= 5.4 other than 5.5: CC=gcc-<v> CXX=g++-<v> `mmfix rebuild`",
+        f"mmcv's FAQ links {buildtools.GCC_FAQ_CAUSES} to segfaults",
+        f"build with {buildtools.GCC_FAQ_RULE}: CC=gcc-<v> CXX=g++-<v> `mmfix rebuild`",
     ),
     "msvc-beyond-nvcc": _Rule(
         "msvc-unsupported",
@@ -453,8 +454,8 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
     ("MMCV Compiler: n/a"); torch with CUDA and mmcv's ops built without it (ops-cpu-only); a
     GPU whose compute capability torch's CUDA / arch list cannot run (cuda-arch-not-compiled);
     mmcv compiled with another CUDA than torch's, or an nvcc of another major
-    (cuda-version-mismatch); gcc newer than the nvcc's limit, < 5.4 or 5.5 (gcc-unsupported);
-    torch < 2.3 with numpy >= 2 (numpy-abi-mismatch); two mmcv distributions (mmcv-lite-and-full).
+    (cuda-version-mismatch); gcc newer than the nvcc's limit, or one the FAQ warns of (gcc-unsupported);
+    torch built against NumPy 1 with numpy >= 2 (numpy-abi-mismatch); two mmcv distributions (mmcv-lite-and-full).
     """
     out: list[Match] = []
     base = base_facts(facts)
@@ -512,14 +513,14 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
         limit = cuda.gcc_max(nvcc) if nvcc else None
         if limit is not None and gcc.major > limit:
             add("gcc-beyond-nvcc", "gcc", gcc=str(gcc), gcc_max=limit, nvcc_cuda=nvcc)
-        elif (gcc.major, gcc.minor) == (5, 5) or gcc < Version("5.4"):
+        elif buildtools.gcc_faq_problem(gcc.major, gcc.minor):
             add("gcc-faq", "gcc", gcc=str(gcc))
     cl = msc_ver(facts)
     rng = cuda.msvc_range(nvcc) if nvcc else None
     if cl is not None and rng is not None and not rng[0] <= cl[1] <= rng[1]:
         add("msvc-beyond-nvcc", "msvc", msc_ver=cl[1], msc_min=rng[0], msc_max=rng[1], nvcc_cuda=nvcc)
     numpy_v = _version(facts.packages.get("numpy"))
-    if torch_v is not None and numpy_v is not None and torch_v < Version("2.3") and numpy_v.major >= 2:
+    if torch_v is not None and numpy_v is not None and torch_v < Version(TORCH_FIRST_NUMPY2) and numpy_v.major >= 2:
         add("numpy2-old-torch", "torch", numpy=str(numpy_v))
     names: list[str] = [n for n in ("mmcv", "mmcv-full", "mmcv-lite") if n in facts.packages]
     if len(names) >= 2:

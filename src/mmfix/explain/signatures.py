@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from mmfix.explain.anchors import ANCHORS, ANCHORS_STR, REPORT_ANCHORS, REPORT_ANCHORS_STR
+from mmfix.knowledge.buildtools import GCC_FAQ_RULE, SETUPTOOLS_FIX, SETUPTOOLS_WITHOUT_PKG_RESOURCES
 
 __all__ = ["ANCHORS", "ANCHORS_STR", "REPORT_ANCHORS", "REPORT_ANCHORS_STR"]  # and the tables below
 
@@ -108,10 +109,9 @@ SIGNATURES: tuple[Signature, ...] = (
     S(
         "setuptools-no-pkg-resources",
         "A",
-        "setuptools >= 82 has no pkg_resources, which mmcv's setup.py imports",
+        f"setuptools >= {SETUPTOOLS_WITHOUT_PKG_RESOURCES} has no pkg_resources, which mmcv's setup.py imports",
         (r"(?:ModuleNotFoundError|ImportError): No module named '?pkg_resources'?",),
-        'build without isolation in an env with setuptools>=77,<82: `pip install "setuptools>=77,<82"` then '
-        "`mmfix rebuild` (it builds with --no-build-isolation)",
+        SETUPTOOLS_FIX,
     ),
     S(
         "build-isolation-no-torch",
@@ -264,7 +264,7 @@ SIGNATURES: tuple[Signature, ...] = (
         (
             "build with a supported gcc: CC=gcc-{gcc_max} CXX=g++-{gcc_max} `mmfix rebuild` "
             "(-allow-unsupported-compiler only on request)",
-            "build with gcc >= {gcc_min} (>= 5.4, not 5.5): CC=gcc-<v> CXX=g++-<v> `mmfix rebuild`",
+            "build with gcc >= {gcc_min} (" + GCC_FAQ_RULE + "): CC=gcc-<v> CXX=g++-<v> `mmfix rebuild`",
         ),
         faq='"Segmentation fault"',
     ),
@@ -330,7 +330,7 @@ SIGNATURES: tuple[Signature, ...] = (
     S(
         "glibc-cuda-math-clash",
         "C",
-        "glibc >= 2.41 math declarations clash with CUDA < 13.1's",
+        "glibc's C23 math declarations (cospi, sinpi, rsqrt) clash with this CUDA's math headers",
         (
             r"exception specification is incompatible with that of previous function "
             r"\"(?P<function>cospi|sinpi|rsqrt|cospif|sinpif|rsqrtf)\"",
@@ -441,7 +441,7 @@ SIGNATURES: tuple[Signature, ...] = (
             r"Segmentation fault",
             r"0xC0000005",
         ),
-        'check `python -c "import torch"` alone; then `mmfix rebuild` with a supported gcc (>= 5.4, not 5.5)',
+        'check `python -c "import torch"` alone; then `mmfix rebuild` with a supported gcc (' + GCC_FAQ_RULE + ")",
         rank=SYMPTOM,
         faq='"Segmentation fault"',
     ),
