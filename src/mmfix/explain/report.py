@@ -22,8 +22,16 @@ from typing import Any
 from packaging.version import Version
 
 from mmfix.explain.engine import Match, render_fix
+from mmfix.explain.rules import (
+    REPORT_CHECKS,
+    REPORT_DOWNSTREAM_KEYS,
+    REPORT_KEYS,
+    REPORT_RANK,
+    REPORT_RULES,
+    REPORT_STARTS,
+)
 from mmfix.explain.signatures import BY_ID
-from mmfix.knowledge import cuda
+from mmfix.knowledge import cuda, runtime
 from mmfix.knowledge.gpus import cc_for_name
 from mmfix.knowledge.versions import parse_version as _version
 from mmfix.model import (
@@ -41,60 +49,6 @@ from mmfix.model import (
     TorchInfo,
     WindowsFacts,
 )
-
-# report key -> fact name
-KEYS: dict[str, str] = {
-    "sys.platform": "platform",
-    "Python": "python",
-    "Python version": "python",
-    "CUDA available": "cuda_available",
-    "Is CUDA available": "cuda_available",
-    "CUDA_HOME": "cuda_home",
-    "NVCC": "nvcc",
-    "CUDA runtime version": "nvcc",
-    "GCC": "gcc",
-    "GCC version": "gcc",
-    "MSVC": "msvc",
-    "PyTorch": "torch",
-    "PyTorch version": "torch",
-    "CUDA used to build PyTorch": "torch_cuda",
-    "TorchVision": "torchvision",
-    "OpenCV": "opencv",
-    "MMCV": "mmcv",
-    "MMCV Compiler": "mmcv_compiler",
-    "MMCV CUDA Compiler": "mmcv_cuda",
-    "MMEngine": "mmengine",
-    "Nvidia driver version": "driver",
-    "OS": "os",
-    "Libc version": "libc",
-    "GPU models and configuration": "gpu_models",
-}
-
-# report key of a downstream package -> its distribution name
-DOWNSTREAM_KEYS: dict[str, str] = {
-    "MMDetection": "mmdet",
-    "MMSegmentation": "mmseg",
-    "MMPretrain": "mmpretrain",
-    "MMClassification": "mmcls",
-    "MMDetection3D": "mmdet3d",
-    "MMPose": "mmpose",
-    "MMOCR": "mmocr",
-    "MMAction2": "mmaction2",
-    "MMRotate": "mmrotate",
-}
-
-# Doctor checks that can judge a report's facts (run when they exist; see ``run_doctor_checks``).
-# Each is run only when the report holds the facts it reads, so that a fact the report does not
-# give (the _ext files of an mmcv seen only in a pip list) is not judged as missing.
-REPORT_CHECKS: dict[str, tuple[str, ...]] = {
-    "mmcv-ops-missing": ("mmcv_compiler",),
-    "mmcv-lite-and-full": ("mmcv_compiler",),
-    "ops-cpu-only": ("mmcv_cuda", "torch"),
-    "cuda-version-mismatch": ("nvcc", "torch"),
-    "gcc-unsupported": ("gcc", "nvcc"),
-    "msvc-unsupported": ("msvc", "nvcc"),
-    "cuda-driver-too-old": ("driver", "torch"),
-}
 
 EXT_FROM_REPORT = "mmcv/_ext (imported by collect_env when the report was made)"
 
@@ -130,8 +84,8 @@ class ReportFacts:
 
 def _set(facts: ReportFacts, key: str, value: str, line: int) -> None:
     value = value.strip()
-    if key in KEYS:
-        name = KEYS[key]
+    if key in REPORT_KEYS:
+        name = REPORT_KEYS[key]
         if name == "gpu_models":
             m = _GPU.search(value)
             if m:
@@ -140,12 +94,10 @@ def _set(facts: ReportFacts, key: str, value: str, line: int) -> None:
         if value and name not in facts.values:
             facts.values[name] = value
             facts.lines[name] = line
-    elif key in DOWNSTREAM_KEYS and value:
-        facts.downstream[DOWNSTREAM_KEYS[key]] = value
+    elif key in REPORT_DOWNSTREAM_KEYS and value:
+        facts.downstream[REPORT_DOWNSTREAM_KEYS[key]] = value
     elif key.startswith("GPU ") and value:
         _add_gpus(facts, key[4:], value)
-    elif key.startswith("- CUDA Runtime") or key == "- CUDA Runtime":
-        pass
 
 
 def _add_gpus(facts: ReportFacts, idx: str, name: str) -> None:
@@ -170,7 +122,7 @@ def parse_report(lines: Iterable[tuple[int, str]]) -> ReportFacts:
     """Read report facts from ``(line number, text)`` pairs; unknown lines are ignored."""
     facts = ReportFacts()
     for number, text in lines:
-        if not facts.line and ("sys.platform" in text or "PyTorch version" in text):
+        if not facts.line and any(start in text for start in REPORT_STARTS):
             facts.line = number
         if "OrderedDict([" in text or text.lstrip().startswith("('sys.platform'"):
             for m in _PAIR.finditer(text):
@@ -338,83 +290,6 @@ def to_environment(facts: ReportFacts) -> Environment:
 # ---------------------------------------------------------------- direct findings
 
 
-@dataclass(frozen=True)
-class _Rule:
-    id: str
-    family: str
-    title: str
-    fix: str
-
-
-# rule name -> the catalog id it names, its title and fix (format string over the facts)
-_RULES: dict[str, _Rule] = {
-    "ops-not-imported": _Rule(
-        "mmcv-ops-missing",
-        "A",
-        "mmcv's compiled ops (mmcv._ext) did not import",
-        "`mmfix wheels --install` for a prebuilt wheel matching torch/CUDA, or `mmfix rebuild`",
-    ),
-    "ops-without-cuda": _Rule(
-        "ops-cpu-only",
-        "B",
-        "mmcv's ops were compiled without CUDA while torch has CUDA",
-        "`mmfix rebuild --arch {cc}` (sets FORCE_CUDA=1), or `mmfix wheels --install`",
-    ),
-    "gpu-beyond-torch-cuda": _Rule(
-        "cuda-arch-not-compiled",
-        "B",
-        "torch's CUDA cannot target this GPU's architecture",
-        "install a torch built with CUDA >= {min_cuda}, then `mmfix rebuild --arch {cc}`",
-    ),
-    "mmcv-cuda-not-torch-cuda": _Rule(
-        "cuda-version-mismatch",
-        "C",
-        "mmcv's ops were compiled with another CUDA than torch's",
-        "install the mmcv wheel for torch {torch} "
-        "(index cu{torch_cuda_tag}/torch{torch_minor}.0): "
-        "`mmfix wheels --install`; or `mmfix rebuild --arch {cc}`",
-    ),
-    "nvcc-major-not-torch-cuda": _Rule(
-        "cuda-version-mismatch",
-        "C",
-        "nvcc's CUDA major differs from the CUDA torch was built with",
-        "build with a CUDA {torch_cuda} toolkit (CUDA_HOME), or `mmfix wheels --install` "
-        "for a prebuilt mmcv (no build needed)",
-    ),
-    "gcc-beyond-nvcc": _Rule(
-        "gcc-unsupported",
-        "C",
-        "The host gcc is newer than this CUDA accepts",
-        "build with a supported gcc: CC=gcc-{gcc_max} CXX=g++-{gcc_max} `mmfix rebuild`",
-    ),
-    "gcc-faq": _Rule(
-        "gcc-unsupported",
-        "C",
-        "gcc older than 5.4, or gcc 5.5, which the mmcv FAQ links to segfaults",
-        "build with gcc >= 5.4 other than 5.5: CC=gcc-<v> CXX=g++-<v> `mmfix rebuild`",
-    ),
-    "msvc-beyond-nvcc": _Rule(
-        "msvc-unsupported",
-        "C",
-        "This Visual Studio (MSVC) is outside the range the CUDA toolkit accepts",
-        "CUDA {nvcc_cuda} accepts _MSC_VER {msc_min}-{msc_max}, cl is {msc_ver}: pick a toolset in "
-        "range (`vcvarsall.bat x64 -vcvars_ver=14.xx`), or a CUDA release that accepts {msc_ver}",
-    ),
-    "numpy2-old-torch": _Rule(
-        "numpy-abi-mismatch",
-        "E",
-        "torch < 2.3 (built against NumPy 1) with NumPy 2 installed",
-        '`pip install "numpy<2"` in the target env',
-    ),
-    "two-mmcv": _Rule(
-        "mmcv-lite-and-full",
-        "A",
-        "Two mmcv distributions are installed",
-        "{uninstall}",
-    ),
-}
-
-
 def _two_mmcv_fix(names: list[str], versions: dict[str, str]) -> str:
     """Which of two mmcv distributions to remove (mmcv 1.x and mmcv-lite have no ops)."""
     if "mmcv-lite" in names:
@@ -451,7 +326,7 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
 
     Rules (sources: catalog A/B/C/E, ``knowledge.cuda`` tables): mmcv.ops did not import
     ("MMCV Compiler: n/a"); torch with CUDA and mmcv's ops built without it (ops-cpu-only); a
-    GPU whose compute capability torch's CUDA / arch list cannot run (cuda-arch-not-compiled);
+    GPU whose compute capability torch's CUDA / arch list cannot run (torch-gpu-unsupported);
     mmcv compiled with another CUDA than torch's, or an nvcc of another major
     (cuda-version-mismatch); gcc newer than the nvcc's limit, < 5.4 or 5.5 (gcc-unsupported);
     torch < 2.3 with numpy >= 2 (numpy-abi-mismatch); two mmcv distributions (mmcv-lite-and-full).
@@ -463,7 +338,7 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
     torch_v = _version(facts.get("torch"))
 
     def add(rule_name: str, key: str, text: str | None = None, **extra: Any) -> None:
-        rule = _RULES[rule_name]
+        rule = REPORT_RULES[rule_name]
         facts_out = {**base, **{k: v for k, v in extra.items() if v is not None}}
         value = facts.get(key) or ""
         evidence = text or (f"{_label(key)}: {value}" if value else "(environment report)")
@@ -476,7 +351,7 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
                 render_fix(rule.fix, facts_out),
                 title=rule.title,
                 family=rule.family,
-                rank=15,
+                rank=REPORT_RANK,
                 source="report",
             )
         )
@@ -488,15 +363,13 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
         add("ops-without-cuda", "mmcv_cuda")
     if tcuda and cc:
         sm = cuda.cc_to_sm(cc)
-        if facts.torch_archs:  # SASS for sm_XY runs on the same major with a higher minor
-            supported = any(a // 10 == sm // 10 and a <= sm for a in facts.torch_archs)
-        else:
-            archs = cuda.nvcc_archs(tcuda)
-            supported = archs is None or sm in archs
-        if not supported:
+        # torch's own arch list when the report prints it, else every arch its CUDA can target;
+        # SASS for sm_XY runs on the same major with a higher minor (knowledge.runtime)
+        archs = facts.torch_archs or cuda.nvcc_archs(tcuda)
+        if archs and not any(runtime.sass_runs_on(f"sm_{a}", cc) for a in archs):
             toolkits = cuda.toolkits_for_sm(sm)
             add(
-                "gpu-beyond-torch-cuda",
+                "gpu-beyond-torch",
                 "torch",
                 min_cuda=toolkits[0] if toolkits else None,
                 torch_archs=facts.torch_archs or None,
@@ -519,7 +392,7 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
     if cl is not None and rng is not None and not rng[0] <= cl[1] <= rng[1]:
         add("msvc-beyond-nvcc", "msvc", msc_ver=cl[1], msc_min=rng[0], msc_max=rng[1], nvcc_cuda=nvcc)
     numpy_v = _version(facts.packages.get("numpy"))
-    if torch_v is not None and numpy_v is not None and torch_v < Version("2.3") and numpy_v.major >= 2:
+    if torch_v is not None and numpy_v is not None and torch_v < Version(runtime.TORCH_FIRST_NUMPY2) and numpy_v.major >= 2:
         add("numpy2-old-torch", "torch", numpy=str(numpy_v))
     names: list[str] = [n for n in ("mmcv", "mmcv-full", "mmcv-lite") if n in facts.packages]
     if len(names) >= 2:
@@ -529,7 +402,7 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
 
 
 def _label(key: str) -> str:
-    for label, name in KEYS.items():
+    for label, name in REPORT_KEYS.items():
         if name == key:
             return label
     return key
