@@ -33,7 +33,7 @@ LONG_LINE = 16_384  # characters: a longer line is matched in windows around its
 WINDOW = 2_048  # characters kept on each side of a key in such a window
 NOTHING_CACHE = 10_000  # distinct key lines remembered as matching nothing (a warning flood)
 # Words one of which every "error-looking" line holds: they are keys too, for the unmatched list.
-ERROR_WORDS = ("error", "Error", "ERROR", "fatal", "FAILED")
+ERROR_WORDS = ("error", "Error", "fatal")
 
 # A line that reads like an error although no signature knows it ...
 _ERRORISH = re.compile(r"(?:\berror\b|\bError\b|\bERROR\b|Error:|\bfatal\b|#error|\bFAILED\b)")

@@ -124,7 +124,7 @@ def parse_report(lines: Iterable[tuple[int, str]]) -> ReportFacts:
     for number, text in lines:
         if not facts.line and any(start in text for start in REPORT_STARTS):
             facts.line = number
-        if "OrderedDict([" in text or text.lstrip().startswith("('sys.platform'"):
+        if "OrderedDict([" in text or text.lstrip().startswith("('"):  # mmengine's repr, one pair a line too
             for m in _PAIR.finditer(text):
                 try:
                     value = ast.literal_eval(m.group("value"))

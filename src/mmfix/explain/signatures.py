@@ -229,7 +229,7 @@ SIGNATURES: tuple[Signature, ...] = (
         (
             r"your gpu arch \((?P<major>\d+), (?P<minor>\d+)\) isn't compiled in prebuilt"
             r"(?:.*available: \{(?P<available>[^}]*)\})?",
-            r"no kernel image is available\s+for\s+execution",
+            r"no kernel image is available(?:\s+for\s+execution)?",
             r"invalid device function",
             r"cudaErrorNoKernelImageForDevice",
         ),
@@ -296,9 +296,9 @@ SIGNATURES: tuple[Signature, ...] = (
         (
             # torch's CUDA_MISMATCH_MESSAGE: "...used to compile\nPyTorch (B)" (1.x) or
             # "...used to compilePyTorch (B)" (2.x, the two strings are joined without a space)
-            r"The detected CUDA version \((?P<nvcc_cuda>[\d.]+|%s)\) mismatches the version that was used to compile"
+            r"detected CUDA version \((?P<nvcc_cuda>[\d.]+|%s)\) mismatches the version that was used to compile"
             r"(?:\s*PyTorch \((?P<torch_cuda>[\d.]+)\))?",
-            r"The detected CUDA version \((?P<nvcc_cuda>[\d.]+)\) has a minor version mismatch with the "
+            r"detected CUDA version \((?P<nvcc_cuda>[\d.]+)\) has a minor version mismatch with the "
             r"version that was used to compile PyTorch \((?P<torch_cuda>[\d.]+)\)",
         ),
         (
@@ -427,7 +427,7 @@ SIGNATURES: tuple[Signature, ...] = (
         (
             # "module.h(474): error: member "torch::jit::detail::ModulePolicy::all_slots" may not be
             # initialized", or pasted without the file prefix / from Visual Studio's error list
-            r"(?:module\.h\((?P<header_line>\d+)\):\s*error:\s*)?member\s+[^\n]{0,12}?torch\s*:\s*:\s*jit\s*:\s*:\s*detail\s*:\s*:\s*"
+            r"(?:module\.h\((?P<header_line>\d+)\):\s*error:\s*)?(?:member\s+[^\n]{0,12}?)?torch\s*:\s*:\s*jit\s*:\s*:\s*detail\s*:\s*:\s*"
             r"(?P<policy>\w+Policy)\s*:\s*:\s*all_slots[\"”]?\s+may not be initialized",
         ),
         "`mmfix patch-torch-headers` (static constexpr bool all_slots -> static const bool)",
@@ -448,7 +448,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "D",
         "torch 1.7 ir.h does not compile with nvcc + MSVC",
         (
-            r"(?:ir\.h\((?P<header_line>\d+)\):\s*error:\s*)?member\s+[\"“]?torch::jit::(?P<cls>\w+)::Kind[\"”]?\s+may not be initialized",
+            r"(?:ir\.h\((?P<header_line>\d+)\):\s*error:\s*)?(?:member\s+)?[\"“]?torch::jit::(?P<cls>\w+)::Kind[\"”]?\s+may not be initialized",
         ),
         "`mmfix patch-torch-headers` (removes the in-class initializer of ProfileOptionalOp::Kind)",
         faq='"error: member "torch::jit::ProfileOptionalOp::Kind" may not be initialized"',
