@@ -11,7 +11,7 @@ import pytest
 from explain_samples import SAMPLES
 
 from mmfix.explain import explain_lines, explain_stream
-from mmfix.explain.engine import KEYS
+from mmfix.explain.engine import ERROR_WORDS, KEYS
 from mmfix.explain.literal import required_literals
 from mmfix.explain.rules import FACTS, NO_TEXT_IDS, REPORT_RULES, RULES
 from mmfix.explain.signatures import CONSEQUENCES, SIGNATURES
@@ -38,7 +38,7 @@ def test_ids_are_unique_and_every_pattern_compiles_and_holds_a_key() -> None:
     patterns = [p for s in SIGNATURES for p in s.patterns] + [c.pattern for c in CONSEQUENCES] + [f.pattern for f in FACTS]
     for pattern in patterns:
         re.compile(pattern)
-        literals = required_literals(pattern)
+        literals = required_literals(pattern, ERROR_WORDS)
         assert literals, pattern  # no literal: the scan could never hand it a line
         assert all(any(key in lit for key in KEYS) for lit in literals), pattern
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmfix import render
 from mmfix.errors import EXIT_OK, EXIT_PROBLEMS, MmfixError, UsageError
 from mmfix.explain import ExplainResult, NotALog, explain_file, explain_stdin
-from mmfix.model import Environment
+
+if TYPE_CHECKING:
+    from mmfix.model import Environment
 
 SCHEMA = "mmfix.explain/1"
 MAX_TEXT = 300  # characters of an evidence line shown in human output

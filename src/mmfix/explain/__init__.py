@@ -26,14 +26,5 @@ from mmfix.explain.engine import (
 )
 from mmfix.explain.reader import NotALog
 
-__all__ = [
-    "Consequence",
-    "Evidence",
-    "ExplainResult",
-    "Match",
-    "NotALog",
-    "explain_file",
-    "explain_lines",
-    "explain_stdin",
-    "explain_stream",
-]
+__all__ = ["Consequence", "Evidence", "ExplainResult", "Match", "NotALog", "explain_file", "explain_lines",
+           "explain_stdin", "explain_stream"]

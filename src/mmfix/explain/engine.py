@@ -1,13 +1,9 @@
 """Match candidate lines against the signatures, gather context facts, apply the rules, rank.
 
-``explain_lines`` / ``explain_file`` / ``explain_stream`` / ``explain_stdin`` are the entry points
-(re-exported by ``mmfix.explain``). They return an ``ExplainResult`` whose ``matches`` are in rank
-order: root cause first.
-
-Every pattern holds a literal (``literal.required_literals``); the scanner looks for those literals
-(``KEYS``) in the raw bytes, and a candidate line is tried only against the patterns whose literal
-it holds. A line that names nothing is tried once more joined with the next line (a message
-wrapped by a terminal or an issue editor).
+The entry points (``explain_lines`` / ``_file`` / ``_stream`` / ``_stdin``) return an
+``ExplainResult`` whose ``matches`` are in rank order: root cause first. The scan looks for the
+literals every pattern holds (``KEYS``); a candidate line is tried against the patterns whose
+literal it holds, and a line that names nothing once more joined with the next (a wrapped message).
 """
 
 from __future__ import annotations
@@ -47,7 +43,6 @@ _ECHO = re.compile(ECHO_LINE)
 
 class Evidence(NamedTuple):
     """A log line: its 1-based number and text (leading/trailing blanks removed)."""
-
     line: int
     text: str
 
@@ -76,14 +71,9 @@ class Match(NamedTuple):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (schema ``mmfix.explain/1``)."""
-        doc: dict[str, Any] = {"id": self.id, "line": self.line, "text": self.text, "facts": self.facts,
-                               "fix": self.fix, "title": self.title, "family": self.family, "source": self.source}
-        if self.count > 1:
-            doc["count"] = self.count
-            doc["lines"] = list(self.lines)
-        if self.faq:
-            doc["faq"] = self.faq
-        return doc
+        doc = {k: getattr(self, k) for k in ("id", "line", "text", "facts", "fix", "title", "family", "source")}
+        doc.update({"count": self.count, "lines": list(self.lines)} if self.count > 1 else {})
+        return {**doc, "faq": self.faq} if self.faq else doc
 
     @property
     def where(self) -> str:
@@ -95,7 +85,6 @@ class Match(NamedTuple):
 
 class Consequence(NamedTuple):
     """A line printed because something earlier failed (``ninja: build stopped`` ...)."""
-
     key: str
     line: int
     text: str
@@ -121,8 +110,7 @@ class ExplainResult(NamedTuple):
     source: str = ""
 
     @property
-    def named(self) -> bool:
-        """True when at least one known problem was named."""
+    def named(self) -> bool:  # at least one known problem was named
         return bool(self.matches or self.findings)
 
     @property
@@ -132,7 +120,6 @@ class ExplainResult(NamedTuple):
 
 class _Known(dict):  # type: ignore[type-arg]
     """The known facts; a missing one formats as ``<name>``."""
-
     def __missing__(self, key: str) -> str:
         return f"<{key}>"
 
@@ -157,8 +144,8 @@ def render_fix(template: str | tuple[str, ...], facts: dict[str, Any]) -> str:
 Owner = Union[Signature, ConsequencePattern, Fact]
 
 
-class _Pattern(NamedTuple):
-    order: int  # table order: the first signature that matches a line names it
+class _Pattern(NamedTuple):  # order: table order (the first signature that matches a line names it)
+    order: int
     owner: Owner
     rx: re.Pattern[str]
 
@@ -170,7 +157,7 @@ def _index() -> tuple[list[tuple[str, list[_Pattern]]], tuple[str, ...]]:
     owners += [(c, c.pattern) for c in CONSEQUENCES] + [(f, f.pattern) for f in FACTS]
     by_literal: dict[str, list[_Pattern]] = {}
     for order, (owner, pattern) in enumerate(owners):
-        for lit in required_literals(pattern) or ():  # every pattern has one (tested)
+        for lit in required_literals(pattern, ERROR_WORDS) or ():  # every pattern has one (tested)
             by_literal.setdefault(lit, []).append(_Pattern(order, owner, re.compile(pattern)))
     words = set(by_literal) | set(ERROR_WORDS) | set(REPORT_STARTS)
     keys = tuple(sorted(w for w in words if not any(o != w and o in w for o in words)))
@@ -242,10 +229,9 @@ class Matcher:
             return True
         hits = _hits(text)
         for p in hits:
-            if isinstance(p.owner, Fact) and p.owner.name not in self.facts:
-                m = p.rx.search(text)
-                if m:
-                    self.facts[p.owner.name] = (Evidence(cand.line, text.strip()), m.groupdict())
+            m = p.rx.search(text) if isinstance(p.owner, Fact) and p.owner.name not in self.facts else None
+            if m and isinstance(p.owner, Fact):
+                self.facts[p.owner.name] = (Evidence(cand.line, text.strip()), m.groupdict())
         named = self._signature(cand, text, [p for p in hits if isinstance(p.owner, Signature)])
         if not named and cand.after and any(isinstance(p.owner, Signature) for p in hits):
             joined = text.rstrip() + " " + cand.after.strip()  # a message wrapped onto the next line
@@ -262,7 +248,7 @@ class Matcher:
         if len(self.unmatched) < MAX_UNMATCHED and _ERRORISH.search(text) and not _NOT_ERROR.search(text):
             self.unmatched.append(Evidence(cand.line, text.strip()))
             return True
-        if remember and not hits and len(self._nothing) < NOTHING_CACHE:
+        if remember and not any(isinstance(p.owner, Signature) for p in hits) and len(self._nothing) < NOTHING_CACHE:
             self._nothing.add(text)  # the same line again (a warning flood) is skipped at once
         return False
 
@@ -277,11 +263,10 @@ class Matcher:
                 whole = p.rx.search(text.rstrip() + " " + cand.after.strip())
                 if whole and whole.start() == m.start() and len([g for g in whole.groups() if g]) > len([g for g in m.groups() if g]):
                     m = whole
-            if sig.requires_before and not any(
-                re.search(sig.requires_before, t) for t in (text, *cand.before[-sig.context_lines :])
-            ):
+            context = (text, *cand.before[-sig.context_lines :]) if sig.requires_before else ()
+            if context and not any(re.search(sig.requires_before or "", t) for t in context):
                 continue
-            self._add(sig, Evidence(cand.line, (shown or text).strip()), derive(sig.id, m.groupdict(), m.string, cand.before))
+            self._add(sig, Evidence(cand.line, (shown or text).strip()), derive(sig, m.groupdict(), m.string, cand.before))
             return True
         return False
 
@@ -300,11 +285,8 @@ class Matcher:
 
     def matches(self) -> list[Match]:
         """The log's matches, and the causes the rules name from them."""
-        out = [
-            Match(g.sig.id, g.first.line, g.first.text, g.facts, render_fix(g.sig.fix, g.facts), len(g.lines),
-                  tuple(g.lines), g.sig.title, g.sig.family, g.sig.rank, g.sig.faq)
-            for g in self.groups.values()
-        ]
+        out = [Match(g.sig.id, g.first.line, g.first.text, g.facts, render_fix(g.sig.fix, g.facts), len(g.lines),
+                     tuple(g.lines), g.sig.title, g.sig.family, g.sig.rank, g.sig.faq) for g in self.groups.values()]
         return out + [m for rule in RULES if (m := self._apply(rule)) is not None]
 
     def _apply(self, rule: Rule) -> Match | None:
@@ -331,11 +313,6 @@ class Matcher:
                      family=family, rank=rule.rank, source="rule")
 
 
-def rank(matches: Iterable[Match]) -> list[Match]:
-    """Root causes first (lower ``rank``), then by first line."""
-    return sorted(matches, key=lambda m: (m.rank, m.line))
-
-
 def _finish(matcher: Matcher, scanner: reader.Scanner, source: str, size: int | None) -> ExplainResult:
     matches = matcher.matches()
     env = None
@@ -348,23 +325,14 @@ def _finish(matcher: Matcher, scanner: reader.Scanner, source: str, size: int | 
             env = report.to_environment(env_facts)
             matches = report.merge(matches, report.derive_matches(env_facts), report.base_facts(env_facts))
             findings = tuple(report.run_doctor_checks(env, report.report_check_ids(env_facts)))
-    return ExplainResult(
-        matches=tuple(rank(matches)),
-        unmatched=tuple(matcher.unmatched),
-        consequences=tuple(sorted(matcher.consequences.values(), key=lambda c: c.line)),
-        environment=env,
-        findings=findings,
-        lines=scanner.lines_read,
-        bytes_read=size,
-        source=source,
-    )
+    consequences = tuple(sorted(matcher.consequences.values(), key=lambda c: c.line))
+    ranked = tuple(sorted(matches, key=lambda m: (m.rank, m.line)))  # root causes first, then by line
+    return ExplainResult(ranked, tuple(matcher.unmatched), consequences, env, findings, scanner.lines_read, size, source)
 
 
 def explain_stream(stream: BinaryIO, source: str = "<stdin>") -> ExplainResult:
     """Explain a binary stream (a file opened ``rb``, ``sys.stdin.buffer``), read in blocks.
-
-    Raises ``reader.NotALog`` when it is empty or binary junk.
-    """
+    Raises ``reader.NotALog`` when it is empty or binary junk."""
     scan_from, first, cr_lines = reader.open_input(stream)
     scanner = reader.Scanner((k.encode() for k in KEYS), (s.encode() for s in REPORT_STARTS))
     matcher = Matcher()
@@ -374,11 +342,8 @@ def explain_stream(stream: BinaryIO, source: str = "<stdin>") -> ExplainResult:
 
 
 def explain_lines(lines: Iterable[str], source: str = "<lines>") -> ExplainResult:
-    """Explain text lines already decoded (a traceback pasted in, a captured build log).
-
-    ``lines``: any iterable of ``str`` (line endings optional). An input without anything known
-    gives empty ``matches`` and the first error lines in ``unmatched``. Never raises on odd content.
-    """
+    """Explain ``str`` lines (line ends optional: a pasted traceback, a captured build log).
+    Never raises on odd content; nothing known gives empty ``matches``."""
     try:
         return explain_stream(reader.text_stream(lines), source)._replace(bytes_read=None)
     except reader.NotALog:
@@ -386,11 +351,9 @@ def explain_lines(lines: Iterable[str], source: str = "<lines>") -> ExplainResul
 
 
 def explain_file(path: str | os.PathLike[str]) -> ExplainResult:
-    """Explain the log file at ``path`` (any size, any line ending, UTF-8/GBK/cp1252/UTF-16).
-
-    A FIFO, ``/dev/stdin`` or ``<(...)`` is read as a stream. Raises ``OSError`` when it cannot be
-    opened (missing, a directory, no permission) and ``reader.NotALog`` when it holds no log text.
-    """
+    """Explain the log file at ``path`` (any size, line ending, UTF-8/GBK/cp1252/UTF-16; a FIFO or
+    ``<(...)`` too). Raises ``OSError`` when it cannot be opened, ``reader.NotALog`` when it holds
+    no log text."""
     with open(path, "rb") as fh:
         return explain_stream(fh, os.fspath(path))
 

@@ -1,10 +1,7 @@
-"""Derived facts: what a matched line's raw groups mean (arch -> compute capability, gcc limit ->
-CUDA releases, a toolkit path -> the _MSC_VER range, a mangled symbol -> C++11 ABI, the frame a
-CUDA error came from ...).
-
-Each deriver takes the regex's named groups plus the line and the lines before it, and returns the
-facts to record. The tables are ``mmfix.knowledge``'s (CUDA release notes, ``crt/host_config.h``,
-mmcv's ``parallel/distributed.py`` history).
+"""Derived facts: what a matched line's groups mean (arch -> compute capability, gcc limit -> CUDA
+releases, a toolkit path -> the _MSC_VER range, a mangled symbol -> C++11 ABI, the frame a CUDA
+error came from). A deriver takes the named groups, the line and the lines before it; the tables
+are ``mmfix.knowledge``'s (CUDA release notes, ``crt/host_config.h``, mmcv's history).
 """
 
 from __future__ import annotations
@@ -13,18 +10,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from mmfix.explain.signatures import Signature
 from mmfix.knowledge import cuda, runtime
 
 Deriver = Callable[[dict[str, Any], str, "tuple[str, ...]"], dict[str, Any]]
-
-# The torch release whose Windows headers produce each D-family error (catalog table D).
-TORCH_FOR_HEADER_ERROR: dict[str, str] = {
-    "torch-header-all-slots": "1.5",
-    "torch-header-constexpr-win-cuda": "1.6",
-    "torch-header-profile-kind": "1.7",
-    "pybind11-cast-complete-type": "<=1.7.0",
-    "torch-header-compiled-autograd": ">=2.8",
-}
 
 _CUDA_IN_PATH = re.compile(r"(?i)cuda[-_/\\]v?(\d{1,2}\.\d)")
 # A traceback frame: 'File "/x/torch/nn/functional.py", line 2450, in f' or IPython's 'File ~/x.py:33'
@@ -33,10 +22,7 @@ _TORCH_PATH = re.compile(r"[/\\]torch[/\\]")
 
 
 def cuda_in_path(text: str) -> str | None:
-    """The CUDA release in a toolkit path on the line, or None.
-
-    "/usr/local/cuda-11.8/include/..." -> "11.8"; "...\\CUDA\\v9.2\\include" -> "9.2".
-    """
+    """The CUDA release in a toolkit path on the line, or None ("/usr/local/cuda-11.8/..." -> "11.8")."""
     m = _CUDA_IN_PATH.search(text)
     return m.group(1) if m else None
 
@@ -139,14 +125,6 @@ def _symbol(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[
     }
 
 
-def _downstream(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
-    return {"max_inclusive": groups["max_op"] == "<="} if groups.get("max_op") else {}
-
-
-def _header_line(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
-    return {"header_line": int(groups["header_line"])} if groups.get("header_line") else {}
-
-
 def _mmddp(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
     """The mmcv release that fixed this symptom, from ``knowledge.runtime.MMDDP_RULES``."""
     attribute = groups.get("attribute") or ""
@@ -154,11 +132,6 @@ def _mmddp(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[s
         if (attribute and f"'{attribute}'" in rule.symptom) or (not attribute and rule.symptom in text):
             return {"mmcv_fixed": rule.mmcv_fixed, "torch_from": rule.torch_from}
     return {}
-
-
-def _weights_only(groups: dict[str, Any], text: str, before: tuple[str, ...]) -> dict[str, Any]:
-    name = groups.get("global") or ""
-    return {"pickled_by": name.split(".")[0]} if name else {}
 
 
 DERIVERS: dict[str, Deriver] = {
@@ -169,24 +142,25 @@ DERIVERS: dict[str, Deriver] = {
     "msvc-unsupported": _msvc,
     "cuda-version-mismatch": _mismatch,
     "ext-undefined-symbol": _symbol,
-    "downstream-version-mismatch": _downstream,
+    "downstream-version-mismatch": lambda g, t, b: {"max_inclusive": g["max_op"] == "<="} if g.get("max_op") else {},
     "mmddp-torch-internals": _mmddp,
-    "torch-load-weights-only": _weights_only,
-    **{sig_id: _header_line for sig_id in TORCH_FOR_HEADER_ERROR},
+    "torch-load-weights-only": lambda g, t, b: {"pickled_by": g["global"].split(".")[0]} if g.get("global") else {},
 }
 
 
-def derive(sig_id: str, groups: dict[str, Any], text: str, before: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The facts of one matched line: its named groups (None dropped), the CUDA release in a
-    toolkit path on the line, and what ``DERIVERS[sig_id]`` adds (it may read the ``before``
-    lines: the compile command above an nvcc error names the toolkit)."""
+def derive(sig: Signature, groups: dict[str, Any], text: str, before: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The facts of one matched line: its named groups (None dropped; a header line number as
+    an int), the CUDA release in a toolkit path on the line, the facts the signature implies,
+    and what ``DERIVERS[sig.id]`` adds (it may read the ``before`` lines: the compile command
+    above an nvcc error names the toolkit)."""
     facts = {k: v for k, v in groups.items() if v is not None}
+    if "header_line" in facts:
+        facts["header_line"] = int(facts["header_line"])
     release = cuda_in_path(text)
     if release:
         facts["cuda"] = release
-    if sig_id in TORCH_FOR_HEADER_ERROR:
-        facts["torch"] = TORCH_FOR_HEADER_ERROR[sig_id]
-    deriver = DERIVERS.get(sig_id)
+    facts.update(sig.given)
+    deriver = DERIVERS.get(sig.id)
     if deriver:
         facts.update(deriver(facts, text, before))
     return {k: v for k, v in facts.items() if v is not None}

@@ -1,17 +1,13 @@
 """Stream a log of any size and hand on only the lines worth matching ("candidates").
 
-Input is read in binary blocks (``CHUNK`` bytes), never whole. In each block ``bytes.find`` (C
-speed) looks for the key literals the engine derives from its patterns; only the lines holding
-one are decoded and passed on, with the lines before and the line after them as context, and the
-lines that follow the start of a pasted environment report. Memory stays flat in the file size:
-one block, its carried-over tail, and the candidates.
-
-Decoding is per line: UTF-8, then cp936/GBK (Chinese-locale Windows consoles), then cp1252 with
-replacement characters, so undecodable bytes never stop the scan; terminal colour codes are
-dropped. Line endings may be LF, CRLF, CR-LF mixes or CR alone (classic Mac, or a progress bar's
-``\\r`` updates before the first LF). UTF-16/UTF-32 input (PowerShell's ``>``) is recognised by its
-BOM or its NUL pattern and re-encoded as UTF-8 on the way in; text already decoded (``str`` lines)
-is encoded the same way, so there is one scan for every input. Binary junk raises ``NotALog``.
+Input is read in binary blocks (``CHUNK`` bytes), never whole: ``bytes.find`` (C speed) looks for
+the engine's key literals in each block, and only the lines holding one are decoded and passed on,
+with the lines around them, and the lines after the start of a pasted environment report. Memory
+stays flat in the file size. Decoding is per line: UTF-8, then cp936/GBK (Chinese-locale Windows
+consoles), then cp1252 with replacements, without terminal colour codes. Line ends may be LF,
+CRLF, mixed, or CR alone (classic Mac, or a progress bar's ``\\r`` before the first LF). UTF-16/32
+(PowerShell's ``>``) and ``str`` lines are re-encoded as UTF-8 on the way in: one scan for every
+input. Binary junk raises ``NotALog``.
 """
 
 from __future__ import annotations
@@ -84,12 +80,9 @@ def decode_line(raw: bytes) -> str:
 
 
 class Candidate:
-    """One line to match: its 1-based number, its decoded text (no line ending) and context.
-
-    ``before`` (up to BEFORE_LINES preceding lines, oldest first) and ``after`` (the next line,
-    "" at the end) are decoded only when asked for. ``report``: within the lines after the start
-    of a pasted environment report; ``key``: holds a key literal (else only a report line).
-    """
+    """One line to match: its 1-based number, its text (no line end) and context: ``before`` (up
+    to BEFORE_LINES lines, oldest first) and ``after`` (the next line), decoded when asked for;
+    ``report``: after the start of a pasted environment report; ``key``: holds a key literal."""
 
     __slots__ = ("line", "text", "_before", "_after", "report", "key")
 
@@ -109,7 +102,6 @@ class Candidate:
 
 class _Stream(io.RawIOBase):
     """A readable binary stream over an iterator of byte strings (``head`` first)."""
-
     def __init__(self, parts: Iterable[bytes], head: bytes = b"") -> None:
         self._parts, self._buf = iter(parts), head
 

@@ -21,34 +21,13 @@ from typing import Any
 
 from packaging.version import Version
 
+from mmfix import model
+from mmfix.explain import rules
 from mmfix.explain.engine import Match, render_fix
-from mmfix.explain.rules import (
-    REPORT_CHECKS,
-    REPORT_DOWNSTREAM_KEYS,
-    REPORT_KEYS,
-    REPORT_RANK,
-    REPORT_RULES,
-    REPORT_STARTS,
-)
 from mmfix.explain.signatures import BY_ID
 from mmfix.knowledge import cuda, runtime
 from mmfix.knowledge.gpus import cc_for_name
 from mmfix.knowledge.versions import parse_version as _version
-from mmfix.model import (
-    Compiler,
-    Downstream,
-    Environment,
-    ExtImport,
-    Finding,
-    Gpu,
-    Host,
-    MmcvDist,
-    Nvcc,
-    Status,
-    TargetPython,
-    TorchInfo,
-    WindowsFacts,
-)
 
 EXT_FROM_REPORT = "mmcv/_ext (imported by collect_env when the report was made)"
 
@@ -84,8 +63,8 @@ class ReportFacts:
 
 def _set(facts: ReportFacts, key: str, value: str, line: int) -> None:
     value = value.strip()
-    if key in REPORT_KEYS:
-        name = REPORT_KEYS[key]
+    if key in rules.REPORT_KEYS:
+        name = rules.REPORT_KEYS[key]
         if name == "gpu_models":
             m = _GPU.search(value)
             if m:
@@ -94,8 +73,8 @@ def _set(facts: ReportFacts, key: str, value: str, line: int) -> None:
         if value and name not in facts.values:
             facts.values[name] = value
             facts.lines[name] = line
-    elif key in REPORT_DOWNSTREAM_KEYS and value:
-        facts.downstream[REPORT_DOWNSTREAM_KEYS[key]] = value
+    elif key in rules.REPORT_DOWNSTREAM_KEYS and value:
+        facts.downstream[rules.REPORT_DOWNSTREAM_KEYS[key]] = value
     elif key.startswith("GPU ") and value:
         _add_gpus(facts, key[4:], value)
 
@@ -122,7 +101,7 @@ def parse_report(lines: Iterable[tuple[int, str]]) -> ReportFacts:
     """Read report facts from ``(line number, text)`` pairs; unknown lines are ignored."""
     facts = ReportFacts()
     for number, text in lines:
-        if not facts.line and any(start in text for start in REPORT_STARTS):
+        if not facts.line and any(start in text for start in rules.REPORT_STARTS):
             facts.line = number
         if "OrderedDict([" in text or text.lstrip().startswith("('"):  # mmengine's repr, one pair a line too
             for m in _PAIR.finditer(text):
@@ -157,8 +136,6 @@ def parse_report(lines: Iterable[tuple[int, str]]) -> ReportFacts:
 
 
 # ---------------------------------------------------------------- facts -> values
-
-
 
 
 def nvcc_release(text: str | None) -> str | None:
@@ -205,15 +182,6 @@ def msc_ver(facts: ReportFacts) -> tuple[str, int] | None:
     return m.group(0).split()[-1], int(m.group(1)) * 100 + int(m.group(2))
 
 
-def _windows(facts: ReportFacts) -> WindowsFacts | None:
-    cl = msc_ver(facts)
-    if cl is None:
-        return None
-    compiler = Compiler(path="cl.exe", kind="cl", version=cl[0], banner=facts.get("msvc"))
-    # collect_env ran cl from PATH, so the report comes from a shell where VS was active
-    return WindowsFacts(dev_shell=True, cl=compiler, msc_ver=cl[1])
-
-
 def _mmcv_dist_name(facts: ReportFacts) -> str:
     for name in ("mmcv-full", "mmcv", "mmcv-lite"):
         if name in facts.packages:
@@ -222,11 +190,11 @@ def _mmcv_dist_name(facts: ReportFacts) -> str:
     return "mmcv-full" if v is not None and v.major < 2 and facts.get("mmcv_cuda") else "mmcv"
 
 
-def to_environment(facts: ReportFacts) -> Environment:
+def to_environment(facts: ReportFacts) -> model.Environment:
     """A partial ``Environment`` from report facts (paths unknown to the report stay empty)."""
     platform = facts.get("platform") or ("win32" if facts.get("msvc") else "linux")
     python = (facts.get("python") or "").split()[0] if facts.get("python") else ""
-    target = TargetPython(
+    target = model.TargetPython(
         executable="python",  # the report's interpreter; its path is not in the report
         version=python,
         platform=platform,
@@ -234,16 +202,18 @@ def to_environment(facts: ReportFacts) -> Environment:
     )
     driver = facts.get("driver")
     gpus = tuple(
-        Gpu(index=i, name=name, compute_capability=cc_for_name(name), driver_version=driver) for i, name in facts.gpus
+        model.Gpu(index=i, name=name, compute_capability=cc_for_name(name), driver_version=driver) for i, name in facts.gpus
     )
     release = nvcc_release(facts.get("nvcc"))
     nvcc = None
     if release:
         home = facts.get("cuda_home") or ""
         tail = "\\bin\\nvcc.exe" if platform == "win32" else "/bin/nvcc"
-        nvcc = Nvcc(path=f"{home}{tail}" if home else "nvcc", real_path=None, version=release)
+        nvcc = model.Nvcc(path=f"{home}{tail}" if home else "nvcc", real_path=None, version=release)
     gcc_ver = gcc_version(facts)
-    host = Host(
+    cl = msc_ver(facts)  # collect_env ran cl from PATH: the report comes from a shell where VS was active
+    windows = model.WindowsFacts(dev_shell=True, cl=model.Compiler("cl.exe", "cl", cl[0], facts.get("msvc")), msc_ver=cl[1]) if cl else None
+    host = model.Host(
         os={"win32": "Windows", "darwin": "Darwin"}.get(platform, "Linux"),
         os_release=facts.get("os") or "",
         glibc=(facts.get("libc") or "").replace("glibc-", "") or None,
@@ -251,40 +221,29 @@ def to_environment(facts: ReportFacts) -> Environment:
         nvcc=nvcc,
         gpus=gpus,
         driver_version=driver,
-        gcc=Compiler(path="gcc", kind="gcc", version=gcc_ver, banner=facts.get("gcc")) if gcc_ver else None,
-        windows=_windows(facts),
+        gcc=model.Compiler(path="gcc", kind="gcc", version=gcc_ver, banner=facts.get("gcc")) if gcc_ver else None,
+        windows=windows,
     )
     torch = None
     if facts.get("torch"):
-        torch = TorchInfo(version=facts.get("torch") or "", location="", cuda=torch_cuda(facts))
-    mmcv: tuple[MmcvDist, ...] = ()
+        torch = model.TorchInfo(version=facts.get("torch") or "", location="", cuda=torch_cuda(facts))
+    mmcv: tuple[model.MmcvDist, ...] = ()
     ext = None
     if facts.get("mmcv"):
         # collect_env prints "MMCV Compiler" only after importing mmcv.ops; "n/a" when that failed
         ops_loaded = (facts.get("mmcv_compiler") or "n/a").lower() != "n/a"
         ext_files = (EXT_FROM_REPORT,) if ops_loaded else ()
-        mmcv = (MmcvDist(_mmcv_dist_name(facts), facts.get("mmcv") or "", "", None, None, ext_files=ext_files),)
+        mmcv = (model.MmcvDist(_mmcv_dist_name(facts), facts.get("mmcv") or "", "", None, None, ext_files=ext_files),)
         if ops_loaded:
-            ext = ExtImport(
-                attempted=True,
-                ok=True,
-                compiling_cuda_version=facts.get("mmcv_cuda"),
-                compiler_version=facts.get("mmcv_compiler"),
-            )
+            ext = model.ExtImport(True, True, compiling_cuda_version=facts.get("mmcv_cuda"),
+                            compiler_version=facts.get("mmcv_compiler"))
     extra = tuple(
-        MmcvDist(name, version, "", None, None)
+        model.MmcvDist(name, version, "", None, None)
         for name, version in facts.packages.items()
         if name in ("mmcv", "mmcv-full", "mmcv-lite") and all(d.name != name for d in mmcv)
     )
-    downstream = tuple(Downstream(name, version.rstrip("+")) for name, version in facts.downstream.items())
-    return Environment(
-        target=target,
-        host=host,
-        torch=torch,
-        mmcv=mmcv + extra,
-        downstream=downstream,
-        ext_import=ext,
-    )
+    downstream = tuple(model.Downstream(name, version.rstrip("+")) for name, version in facts.downstream.items())
+    return model.Environment(target=target, host=host, torch=torch, mmcv=mmcv + extra, downstream=downstream, ext_import=ext)
 
 
 # ---------------------------------------------------------------- direct findings
@@ -292,15 +251,9 @@ def to_environment(facts: ReportFacts) -> Environment:
 
 def _two_mmcv_fix(names: list[str], versions: dict[str, str]) -> str:
     """Which of two mmcv distributions to remove (mmcv 1.x and mmcv-lite have no ops)."""
-    if "mmcv-lite" in names:
-        return "uninstall the one without ops: `pip uninstall mmcv-lite`"
     v = _version(versions.get("mmcv"))
-    if "mmcv-full" in names and v is not None and v.major < 2:
-        return "uninstall the one without ops: `pip uninstall mmcv` (mmcv 1.x is the lite package)"
-    return (
-        "keep the one your downstream needs: `pip uninstall mmcv-full` for mmdet 3.x / mmengine "
-        "projects, `pip uninstall mmcv` for mmdet 2.x projects"
-    )
+    case = "mmcv-lite" if "mmcv-lite" in names else "mmcv-1.x" if "mmcv-full" in names and v and v.major < 2 else ""
+    return rules.TWO_MMCV_FIXES[case]
 
 
 def base_facts(facts: ReportFacts) -> dict[str, Any]:
@@ -308,16 +261,9 @@ def base_facts(facts: ReportFacts) -> dict[str, Any]:
     tcuda = torch_cuda(facts)
     torch_v = _version(facts.get("torch"))
     ccs = [cc for cc in (cc_for_name(n) for _, n in facts.gpus) if cc]
-    base: dict[str, Any] = {
-        "torch": facts.get("torch"),
-        "torch_cuda": tcuda,
-        "cc": ccs[0] if ccs else None,
-        "gpu": facts.gpus[0][1] if facts.gpus else None,
-    }
-    if tcuda:
-        base["torch_cuda_tag"] = tcuda.replace(".", "")
-    if torch_v:
-        base["torch_minor"] = f"{torch_v.major}.{torch_v.minor}"
+    base = {"torch": facts.get("torch"), "torch_cuda": tcuda, "cc": ccs[0] if ccs else None,
+            "gpu": facts.gpus[0][1] if facts.gpus else None, "torch_cuda_tag": tcuda.replace(".", "") if tcuda else None,
+            "torch_minor": f"{torch_v.major}.{torch_v.minor}" if torch_v else None}
     return {k: v for k, v in base.items() if v is not None}
 
 
@@ -338,23 +284,12 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
     torch_v = _version(facts.get("torch"))
 
     def add(rule_name: str, key: str, text: str | None = None, **extra: Any) -> None:
-        rule = REPORT_RULES[rule_name]
+        rule = rules.REPORT_RULES[rule_name]
         facts_out = {**base, **{k: v for k, v in extra.items() if v is not None}}
         value = facts.get(key) or ""
-        evidence = text or (f"{_label(key)}: {value}" if value else "(environment report)")
-        out.append(
-            Match(
-                rule.id,
-                facts.lines.get(key, facts.line),
-                evidence,
-                facts_out,
-                render_fix(rule.fix, facts_out),
-                title=rule.title,
-                family=rule.family,
-                rank=REPORT_RANK,
-                source="report",
-            )
-        )
+        evidence = text or (f"{_LABELS.get(key, key)}: {value}" if value else "(environment report)")
+        out.append(Match(rule.id, facts.lines.get(key, facts.line), evidence, facts_out, render_fix(rule.fix, facts_out),
+                         title=rule.title, family=rule.family, rank=rules.REPORT_RANK, source="report"))
 
     if facts.get("mmcv") and (facts.get("mmcv_compiler") or "").strip().lower() == "n/a":
         add("ops-not-imported", "mmcv_compiler", mmcv=facts.get("mmcv"))
@@ -401,11 +336,7 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
     return out
 
 
-def _label(key: str) -> str:
-    for label, name in REPORT_KEYS.items():
-        if name == key:
-            return label
-    return key
+_LABELS = {name: label for label, name in reversed(rules.REPORT_KEYS.items())}  # fact -> its first report key
 
 
 def merge(log_matches: list[Match], report_matches: list[Match], base: dict[str, Any]) -> list[Match]:
@@ -432,21 +363,18 @@ def merge(log_matches: list[Match], report_matches: list[Match], base: dict[str,
 
 
 def report_check_ids(facts: ReportFacts) -> list[str]:
-    """The doctor check ids whose facts the report holds (see ``REPORT_CHECKS``)."""
-    return [cid for cid, keys in REPORT_CHECKS.items() if all(facts.get(k) for k in keys)]
+    """The doctor check ids whose facts the report holds (see ``rules.REPORT_CHECKS``)."""
+    return [cid for cid, keys in rules.REPORT_CHECKS.items() if all(facts.get(k) for k in keys)]
 
 
-def run_doctor_checks(env: Environment, ids: Iterable[str]) -> list[Finding]:
+def run_doctor_checks(env: model.Environment, ids: Iterable[str]) -> list[model.Finding]:
     """Run the doctor checks ``ids`` that exist on ``env``; return the failing / warning ones.
 
-    Uses whatever checks ``mmfix.checks`` has; a check that crashes is left out (its facts may
-    need a live environment this report cannot give).
+    A check that crashes is left out (its facts may need a live environment a report cannot give).
     """
-    try:
-        from mmfix.checks import check_ids, run_checks
-        from mmfix.checks.base import CheckContext
-    except Exception:  # noqa: BLE001 - checks being written elsewhere must not break explain
-        return []
+    from mmfix.checks import check_ids, run_checks  # the checks load only for a pasted report
+    from mmfix.checks.base import CheckContext
+
     known = set(check_ids())
     wanted = [i for i in ids if i in known]
     if not wanted:
@@ -455,4 +383,4 @@ def run_doctor_checks(env: Environment, ids: Iterable[str]) -> list[Finding]:
         findings = run_checks(CheckContext(env), wanted)
     except Exception:  # noqa: BLE001
         return []
-    return [f for f in findings if f.status in (Status.FAIL, Status.WARN)]
+    return [f for f in findings if f.status in (model.Status.FAIL, model.Status.WARN)]

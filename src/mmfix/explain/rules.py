@@ -200,5 +200,14 @@ REPORT_RULES: dict[str, ReportRule] = {
     "two-mmcv": ReportRule("mmcv-lite-and-full", "A", "Two mmcv distributions are installed", "{uninstall}"),
 }
 
+# Which of two installed mmcv distributions to remove: "mmcv-lite" beside another, mmcv 1.x (the
+# lite package) beside mmcv-full, or "" for mmcv 2.x beside mmcv-full 1.x.
+TWO_MMCV_FIXES: dict[str, str] = {
+    "mmcv-lite": "uninstall the one without ops: `pip uninstall mmcv-lite`",
+    "mmcv-1.x": "uninstall the one without ops: `pip uninstall mmcv` (mmcv 1.x is the lite package)",
+    "": "keep the one your downstream needs: `pip uninstall mmcv-full` for mmdet 3.x / mmengine projects, "
+        "`pip uninstall mmcv` for mmdet 2.x projects",
+}
+
 # Catalog ids that leave no text of their own and no rule names (found only by doctor).
 NO_TEXT_IDS: tuple[str, ...] = ("git-checkout-ops-off", "msvc-shell-target-arch", "win-path-characters", "win-long-paths")

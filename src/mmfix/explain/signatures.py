@@ -49,6 +49,7 @@ class Signature(NamedTuple):
     # A pattern that must be seen on the line or within ``context_lines`` lines before it.
     requires_before: str | None = None
     context_lines: int = 0
+    given: tuple[tuple[str, str], ...] = ()  # facts the message itself implies (the torch release)
 
 
 class ConsequencePattern(NamedTuple):
@@ -433,6 +434,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "`mmfix patch-torch-headers` (static constexpr bool all_slots -> static const bool)",
         faq='"error: member "torch::jit::detail::ModulePolicy::all_slots" may not be initialized"',
         collect=("header_line",),
+        given=(("torch", "1.5"),),
     ),
     S(
         "torch-header-constexpr-win-cuda",
@@ -442,6 +444,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "`mmfix patch-torch-headers` (CONSTEXPR_EXCEPT_WIN_CUDA -> const in module.h)",
         faq='"error: a member with an in-class initializer must be const"',
         collect=("header_line",),
+        given=(("torch", "1.6"),),
     ),
     S(
         "torch-header-profile-kind",
@@ -453,6 +456,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "`mmfix patch-torch-headers` (removes the in-class initializer of ProfileOptionalOp::Kind)",
         faq='"error: member "torch::jit::ProfileOptionalOp::Kind" may not be initialized"',
         collect=("header_line",),
+        given=(("torch", "1.7"),),
     ),
     S(
         "pybind11-cast-complete-type",
@@ -461,6 +465,7 @@ SIGNATURES: tuple[Signature, ...] = (
         (r"cast\.h\((?P<header_line>\d+)\):\s*error:\s*expression must be a pointer to a complete object type",),
         "`mmfix patch-torch-headers` (cast through static_cast<type*>(this->value))",
         collect=("header_line",),
+        given=(("torch", "<=1.7.0"),),
     ),
     S(
         "torch-header-compiled-autograd",
@@ -472,6 +477,7 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         "`mmfix patch-torch-headers` (guard compiled_autograd.h against __NVCC__)",
         collect=("header_line",),
+        given=(("torch", ">=2.8"),),
     ),
     # ---------------------------------------------------------------- E. run time
     S(
