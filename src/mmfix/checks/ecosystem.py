@@ -84,7 +84,7 @@ def torch_load_weights_only(ctx: CheckContext) -> Outcome:
         return skip(f"no mmengine <= {ke.MMENGINE_LOADER_CHECKED} or mmcv 1.x checkpoint loader installed")
     return warn(
         f"torch {env.torch.version} loads checkpoints with weights_only=True by default",
-        f"{', '.join(loaders)} call torch.load without weights_only=False: a checkpoint that pickles "
+        f"{', '.join(loaders)} {'calls' if len(loaders) == 1 else 'call'} torch.load without weights_only=False: a checkpoint that pickles "
         "objects (an mmengine training checkpoint's HistoryBuffer) fails with 'Weights only load failed'",
         action=Manual("for a checkpoint you trust, load it under torch.serialization.safe_globals([...]) or with "
                       f"weights_only=False; or use torch < {ke.TORCH_WEIGHTS_ONLY_DEFAULT}; never for untrusted files"),

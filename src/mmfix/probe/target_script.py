@@ -269,7 +269,7 @@ def first_mmcv1x_import(pkg):
     """"file:line: text" of the first import in ``pkg`` of a module mmcv 2.0 removed, or None."""
     seen = 0
     for root, dirs, files in os.walk(pkg):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # not mim's .mim copies of tools
         for name in sorted(files):
             if not name.endswith(".py"):
                 continue
