@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from mmfix.explain.facts import derive
+from mmfix.explain.signatures import BY_ID
 from mmfix.knowledge.msvc import TOOLSET_SERIES, VS_MSC_MAX
 
 
@@ -17,5 +18,5 @@ def test_vs_msc_max_is_the_newest_series_of_each_release():
 def test_explain_reads_the_same_table():
     line = ("fatal error C1189: #error:  -- unsupported Microsoft Visual Studio version! Only the versions "
             "between 2019 and 2026 (inclusive) are supported!")
-    facts = derive("msvc-unsupported", {"supported": "2019 and 2026"}, line)
+    facts = derive(BY_ID["msvc-unsupported"], {"supported": "2019 and 2026"}, line)
     assert facts["msc_max"] == VS_MSC_MAX[2026] == 1959
