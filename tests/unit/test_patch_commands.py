@@ -206,7 +206,8 @@ def test_install_journal_records_in_state_dir(
     j = patching.install_journal(str(tmp_path / "env"))
     assert str(j.dir).startswith(str(tmp_path / "state"))
     with j.locked():
-        e = j.record("install", patch_id="rebuild", saved=str(tmp_path / "old.whl"))
+        e = j.record("install", patch_id="rebuild", saved=str(tmp_path / "old.whl"),
+                     python="/env/bin/python", previous=[])
     [got] = j.entries()
     assert got == e and got["kind"] == "install" and got["mmfix_version"] and got["time"]
     assert patching.install_journal(str(tmp_path / "env")).entries() == [got]  # same folder
@@ -227,7 +228,7 @@ def test_revert_install_without_restore_helper_exits_1(
     )
     monkeypatch.setattr(cmd, "_probe", lambda python: env)
     j = patching.install_journal(str(tmp_path))
-    j.record("install", patch_id="rebuild", saved="old.whl")
+    j.record("install", patch_id="rebuild", saved="old.whl", python="/env/bin/python", previous=[])
     real_import = builtins.__import__
 
     def no_build(name: str, *a, **k):  # type: ignore[no-untyped-def]
