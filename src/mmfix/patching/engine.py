@@ -323,6 +323,7 @@ def apply(
     journal = journal or Journal(root)
     changes: list[AppliedChange] = []
     with journal.locked():
+        journal.checked_entries()  # a journal that cannot be trusted is refused before any write
         journal.sweep(r.patch.path for r in requests)
         plans = _plan(root, requests, False, journal)  # re-read under the lock
         for plan in plans:
@@ -429,7 +430,7 @@ def revert(
         return []
 
     def run() -> list[RevertedChange]:
-        entries = [e for e in journal.entries() if e["kind"] == "file"]
+        entries = [e for e in journal.checked_entries() if e["kind"] == "file"]
         wanted = [e for e in entries if not patch_ids or e["patch_id"] in patch_ids]
         # Simulate newest first so chained changes of one file revert in order.
         current: dict[str, tuple[bytes | None, str | None]] = {}

@@ -170,6 +170,17 @@ class Journal:
         doc = self.document()
         return list(doc["entries"]) if doc else []
 
+    def checked_entries(self) -> list[dict[str, Any]]:
+        """``entries()`` after also checking that every path they name lies inside the tree with
+        no symlinked folder on the way (``target``). Raises RefusedError naming the entry."""
+        entries = self.entries()
+        for e in entries:
+            if e["kind"] == "file":
+                self.target(e)
+                if e.get("link_target") is not None:
+                    self.target(e, "link_target")
+        return entries
+
     def label(self, entry: dict[str, Any]) -> str:
         """"entry 3 (id 1a2b3c)" for ``entry`` of this journal."""
         entries = self.entries()
