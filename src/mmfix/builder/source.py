@@ -325,7 +325,8 @@ def copy_for_build(tree: SourceTree, build_root: Path) -> Path:
     top = str(tree.path)
 
     def ignore(folder: str, names: list[str]) -> set[str]:
-        skip = {n for n in names if n in (".git", "__pycache__") or n.endswith(".egg-info")}
+        # .mmfix: the tree's own patch journal, which the build copy must not inherit
+        skip = {n for n in names if n in (".git", "__pycache__", ".mmfix") or n.endswith(".egg-info")}
         if folder == top:
             skip |= {n for n in names if n in ("build", "dist")}
         return skip
