@@ -96,3 +96,32 @@ def test_on_a_terminal_it_asks(tmp_path: Path, state: Path, answer: str, code: i
     assert p.returncode == code, err
     assert "was not written by mmfix for" in out and f"Revert the files it names under {planted}?" in out
     assert (planted / REL).read_text() == (ORIG if answer == "y" else GOOD)
+
+
+def test_the_target_torch_journal_is_trusted_only_when_written_here(
+    tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from mmfix.commands import patch as cmd
+    from mmfix.errors import RefusedError
+    from mmfix.model import Environment, Host, TargetPython, TorchInfo
+
+    torch_dir = tmp_path / "site-packages" / "torch"
+    f = tree(torch_dir, ORIG)
+    engine.apply(torch_dir, [engine.Request(demo_patch())])
+    env = Environment(TargetPython("/env/bin/python", "3.11.7", platform="linux"), Host("Linux"),
+                      torch=TorchInfo(version="2.13.0", location=str(torch_dir)))
+    monkeypatch.setattr(cmd, "_probe", lambda python: env)
+    monkeypatch.chdir(tmp_path)  # no journal here: the target's torch is chosen
+    shared = tmp_path / "shared-torch"
+    shutil.copytree(torch_dir, shared)
+    monkeypatch.setattr(cmd, "_probe", lambda python: dataclasses.replace(
+        env, torch=TorchInfo(version="2.13.0", location=str(shared))))
+    with pytest.raises(RefusedError) as err:
+        cmd.run_revert([], None, None, None, False, False, False, False)
+    assert f"mmfix revert --torch-dir {shared}" in err.value.one_line()
+    assert (shared / REL).read_text() == GOOD
+    monkeypatch.setattr(cmd, "_probe", lambda python: env)
+    assert cmd.run_revert([], None, None, None, False, False, False, False) == 0
+    assert f.read_text() == ORIG
