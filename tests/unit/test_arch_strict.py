@@ -71,7 +71,7 @@ def test_non_ascii_digits_in_every_form_are_refused(a: str, b: str, form: str) -
 def test_numbers_are_accepted_exactly_when_the_capability_exists(sm: int, form: str) -> None:
     text = form.format(sm=sm, major=sm // 10, minor=sm % 10)
     cc = f"{sm // 10}.{sm % 10}"
-    valid_syntax = form == "{major}.{minor}" or 10 <= sm
+    valid_syntax = form == "{major}.{minor}" or sm >= 10
     if cc in KNOWN and valid_syntax:
         assert parse_arch_list(text)[0].cc == cc
     else:

@@ -23,10 +23,13 @@ from test_patching_engine import FAQ, GOOD, ORIG, REL, sha  # noqa: E402
 
 
 def mmfix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-m", "mmfix", *args], capture_output=True, text=True, env=env, cwd=cwd
-    )
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mmfix-state-") as state:  # not the user's own records
+        env = {"PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1", "PATH": "/usr/bin:/bin", "XDG_STATE_HOME": state}
+        return subprocess.run(
+            [sys.executable, "-m", "mmfix", *args], capture_output=True, text=True, env=env, cwd=cwd
+        )
 
 
 @pytest.mark.parametrize("value", [0, 16, 31, 100, 512 + 1, 2048, -256])

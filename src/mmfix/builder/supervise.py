@@ -216,9 +216,10 @@ def supervise(control: int, out: Any, err: Any) -> int:
     if stopping.is_set():
         stopped.wait(grace + 10)
         if why and why[0] != STOP:
-            err.write(f"mmfix: interrupted: mmfix ended during the build (killed?); the supervisor stopped "
-                      f"the build (pid {build.pid}), nothing was installed\n".encode())
-            err.flush()
+            with contextlib.suppress(OSError):  # mmfix's stderr may be gone with it
+                err.write(f"mmfix: interrupted: mmfix ended during the build (killed?); the supervisor "
+                          f"stopped the build (pid {build.pid}), nothing was installed\n".encode())
+                err.flush()
         return STOPPED_RC
     if os.name != "nt" and session_members(build.pid):  # a daemon left behind holds the output pipe
         stop_posix(build, grace)
