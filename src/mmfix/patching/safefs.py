@@ -15,6 +15,7 @@ a shared torch folder), and the journal names the files to restore and their bac
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterable
@@ -90,7 +91,7 @@ def read_regular(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        if exc.errno is not None and exc.errno == getattr(__import__("errno"), "ELOOP", -1):
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink that appeared since the lstat
             raise UnsafePath(f"{path} became a symlink") from None
         raise
     with os.fdopen(fd, "rb") as f:
