@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import SpecifierSet
+
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
 from mmfix.checks.facts import rebuild
 from mmfix.knowledge import downstream as kd
@@ -123,11 +125,14 @@ def default_wheel_finder(env: Environment) -> kd.WheelFinder | None:
 _SHADOW_HEADLINE = "a project tree shadows an installed OpenMMLab package"
 
 
-def _action(env: Environment, rec: kd.Recommendation) -> Rebuild:
-    """Rebuild (or install the prebuilt wheel of) the recommended mmcv: the newest inside every
-    downstream range, or the newest of them with a wheel on the index."""
-    where = f"a prebuilt wheel is on {rec.wheel_index}" if rec.wheel_index else "the newest inside every range"
-    return rebuild(env, where, mmcv_version=rec.version)
+def _action(env: Environment, bounded: list[Downstream], rec: kd.Recommendation) -> Rebuild:
+    """Rebuild (or install a prebuilt wheel of) an mmcv inside every downstream range: the range is
+    the action's constraint; the planner picks the release (the newest inside it and every other
+    constraint) and rebuild takes a fitting prebuilt wheel of it before compiling."""
+    spec = SpecifierSet()
+    for d in bounded:
+        spec &= kd.spec_for(d)
+    return rebuild(env, f"newest inside: {rec.candidates[0]}", mmcv_version=str(spec))
 
 
 def evaluate_downstream(
@@ -165,16 +170,17 @@ def evaluate_downstream(
     if mmcv is not None:
         rejecting = [d for d in bounded if kd.accepts(d, mmcv.version) is False]
     if mmcv is None:
-        return fail(*ranges, "no mmcv installed", *shadow, action=_action(env, rec),
+        return fail(*ranges, "no mmcv installed", *shadow, action=_action(env, bounded, rec),
                     headline="no mmcv is installed for the downstream packages", **facts)
     if rejecting:
         return fail(
             f"installed {mmcv.name} {mmcv.version}",
             *(f"{kd.range_text(d)}: rejects {mmcv.version}" for d in rejecting),
             *(r for r in ranges if not any(r.startswith(d.name + " ") for d in rejecting)),
-            f"newest mmcv inside every range: {rec.version} ({rec.dist})",
+            f"newest mmcv inside every range: {rec.candidates[0]} ({kd.dist_for(rec.candidates[0])})",
+            *([f"a prebuilt wheel of mmcv {rec.version} is on {rec.wheel_index}"] if rec.wheel_index else []),
             *shadow,
-            action=_action(env, rec),
+            action=_action(env, bounded, rec),
             **facts,
         )
     if shadow or unknown:

@@ -307,7 +307,7 @@ def mmddp_torch_internals(ctx: CheckContext) -> Outcome:
     need = max(Version(r.mmcv_fixed) for r in broken)
     fits = [v for v in kd.compatible_releases(env.downstream) if Version(v) >= need
             and Version(v) < kd.MMCV_2_FIRST]
-    action = (rebuild(env, f"mmcv-full >= {need} fits this torch", mmcv_version=fits[0]) if fits
+    action = (rebuild(env, f"newest inside: {fits[0]}", mmcv_version=f">={need},<{kd.MMCV_2_FIRST}") if fits
               else Manual(f'pip install "mmcv-full>={need}" (and a downstream release that accepts it)'))
     return fail(f"{mmcv.name} {mmcv.version} with torch {torch.version}",
                 *(f"torch >= {r.torch_from} needs mmcv-full >= {r.mmcv_fixed}: {r.symptom}"
