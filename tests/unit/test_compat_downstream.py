@@ -156,7 +156,7 @@ def test_check_fails_for_mmcv_2_2_0_with_mmdet_3_3() -> None:
     out = compat.evaluate_downstream(env)
     assert out.status is Status.FAIL
     assert "mmdet 3.3.0 needs mmcv>=2.0.0rc4,<2.2.0: rejects 2.2.0" in out.evidence
-    assert out.action.mmcv_version == "<2.2.0,>=2.0.0rc4" and out.action.cpu  # no torch here: CPU ops
+    assert out.action.mmcv_version == ">=2.0.0rc4,<2.2.0" and out.action.cpu  # no torch here: CPU ops
     assert out.action.note == "newest inside: 2.1.0"
     assert out.facts["ranges"]["mmdet"] in (">=2.0.0rc4,<2.2.0", "<2.2.0,>=2.0.0rc4")
 
@@ -171,7 +171,7 @@ def test_check_ok_inside_ranges_and_skip_without_downstream() -> None:
 
 def test_check_no_mmcv_and_disjoint() -> None:
     out = compat.evaluate_downstream(env_with(None, ds("mmdet", "2.28.2", "mmdet_2_28")))
-    assert out.status is Status.FAIL and out.action.mmcv_version == "<=1.8.0,>=1.3.17"
+    assert out.status is Status.FAIL and out.action.mmcv_version == ">=1.3.17,<=1.8.0"
     out = compat.evaluate_downstream(
         env_with("2.1.0", ds("mmdet", "2.28.2", "mmdet_2_28"), ds("mmseg", "1.2.2", "mmseg_1_2"))
     )

@@ -132,7 +132,8 @@ def _action(env: Environment, bounded: list[Downstream], rec: kd.Recommendation)
     spec = SpecifierSet()
     for d in bounded:
         spec &= kd.spec_for(d)
-    return rebuild(env, f"newest inside: {rec.candidates[0]}", mmcv_version=str(spec))
+    text = ",".join(sorted({str(s) for s in spec}, key=lambda t: (not t.startswith(">"), t)))  # min first
+    return rebuild(env, f"newest inside: {rec.candidates[0]}", mmcv_version=text)
 
 
 def evaluate_downstream(

@@ -137,7 +137,9 @@ def _solve(env: Environment, rebuilds: Sequence[tuple[str, Rebuild]], request: R
     for finding_id, action in rebuilds:
         if action.mmcv_version:
             spec = vmod.parse_request(action.mmcv_version)
-            constraints.append(Constraint(str(spec), f"{finding_id} asks for mmcv{spec}", finding_id))
+            c = Constraint(str(spec), f"{finding_id} asks for mmcv{action.mmcv_version}", finding_id)
+            if not vmod.implied(c, [e for e in constraints if e.finding == finding_id]):
+                constraints.append(c)
     return vmod.choose(env, constraints)
 
 

@@ -111,6 +111,12 @@ def requested(text: str | None, source: str = "--mmcv-version") -> list[Constrai
     return [Constraint(str(spec), f"{source} {text}")] if spec is not None else []
 
 
+def implied(c: Constraint, by: Sequence[Constraint], releases: Iterable[str] = kd.MMCV_RELEASES) -> bool:
+    """True when the constraints ``by`` (all together) already allow no release ``c`` excludes:
+    a finding restating what the environment's own facts say adds nothing to solve or to show."""
+    return bool(by) and all(c.allows(v) for v in releases if all(b.allows(v) for b in by))
+
+
 def installed_version(env: Environment) -> str | None:
     """The version of the installed mmcv-family distribution (the active one), when it is a
     release that exists with ops (``mmcv`` >= 2.0.0rc1 or any ``mmcv-full``; the lite 1.x
