@@ -25,7 +25,7 @@ def _is_lite(name: str, ver: str) -> bool:
 def ops_missing(ctx: CheckContext) -> Outcome:
     env = ctx.env
     if not env.mmcv:
-        return warn(
+        return fail(
             "no mmcv, mmcv-full or mmcv-lite distribution is installed in the target environment",
             action=rebuild(env, "installs a prebuilt wheel when one fits, else builds"),
             headline="no mmcv is installed",
