@@ -102,7 +102,7 @@ def test_doctor_fix_dry_run_plans_2_1_0_for_mmdet_3_3(tmp_path, monkeypatch):
     (step,) = doc["rounds"][0]["steps"]
     assert step["kind"] == "rebuild" and step["action"]["mmcv_version"] == "2.1.0"
     assert "downstream-version-mismatch" in step["answers"] and step["outcome"] is None
-    assert doc["rounds"][0]["mmcv"]["why"][0].startswith("mmcv 2.1.0: the newest release inside mmdet 3.3.0")
+    assert doc["rounds"][0]["mmcv"]["why"][0].startswith("mmcv 2.1.0: the newest release allowed by mmdet 3.3.0")
     text = mmfix("--no-color", "doctor", "--python", sys.executable, "--fix", "--dry-run")
     assert "1. rebuild mmcv 2.1.0 with " in text.stdout and "dry run: nothing was changed" in text.stdout
 

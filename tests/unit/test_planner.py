@@ -49,8 +49,8 @@ def test_mmdet_3_3_moves_the_rebuild_to_2_1_0_and_says_why() -> None:
     step = plan.rebuild
     assert step is not None and step.action.mmcv_version == "2.1.0"
     assert "downstream-version-mismatch" in step.answers and "mmcv-ops-missing" in step.answers
-    assert plan.mmcv.why[0].startswith("mmcv 2.1.0: the newest release inside mmdet 3.3.0 needs mmcv>=2.0.0rc4,<2.2.0")
-    assert plan.mmcv.why[1].startswith("the installed 2.2.0 is outside mmdet 3.3.0 needs")
+    assert plan.mmcv.why[0].startswith("mmcv 2.1.0: the newest release allowed by mmdet 3.3.0 needs mmcv>=2.0.0rc4,<2.2.0")
+    assert plan.mmcv.why[1].startswith("the installed 2.2.0 is excluded by mmdet 3.3.0 needs")
 
 
 def test_lite_over_mmcv_and_a_cached_wheel_give_ordered_steps() -> None:

@@ -151,17 +151,15 @@ def choose(
     binding = tuple(c for c in constraints if any(not c.allows(v) for v in cands))
     if have in fits:
         why = [f"mmcv {have}: the installed version"
-               + (f", inside every constraint: {'; '.join(c.label() for c in constraints)}" if constraints else "")]
+               + (f", allowed by every constraint: {'; '.join(c.label() for c in constraints)}" if constraints else "")]
         return VersionChoice(have, kd.dist_for(have), tuple(why), tuple(constraints))
     finals = [v for v in fits if not Version(v).is_prerelease]
     best = max(finals or fits, key=Version)
-    why = [f"mmcv {best}: the newest release inside "
-           + ("; ".join(c.label() for c in binding) if binding else "every constraint")]
-    if not binding:
-        why = [f"mmcv {best}: the newest release mmfix knows with ops"]
+    why = [f"mmcv {best}: the newest release "
+           + (f"allowed by {'; '.join(c.label() for c in binding)}" if binding else "mmfix knows with ops")]
     if have:
         against = [c.label() for c in constraints if not c.allows(have)]
-        why.append(f"the installed {have} is outside {'; '.join(against)}")
+        why.append(f"the installed {have} is excluded by {'; '.join(against)}")
     return VersionChoice(best, kd.dist_for(best), tuple(why), tuple(constraints))
 
 
