@@ -195,7 +195,7 @@ def _state(env: Environment, nms: Any = None) -> dict[str, Any]:
         "wheel_tag": m.wheel_tag if m else None,
         "ext": bool(m and m.has_ext),
         "ext_import": imp.ok if imp and imp.attempted else None,
-        "nms": None if nms is None else (getattr(nms, "cpu_keep", None) or ("ok" if nms.ok else nms.error)),
+        "nms": None if nms is None else ("ok: [0, 2]" if nms.ok else f"failed: {nms.error or '-'}"),
     }
 
 

@@ -25,7 +25,6 @@ from mmfix.plan.actions import (
     APPLY_ORDER,
     Action,
     EnvChange,
-    Manual,
     PatchHeaders,
     PurgePipCache,
     Rebuild,
@@ -100,21 +99,23 @@ def make_plan(env: Environment, findings: Sequence[Finding], request: Request = 
     asks = _asks(findings)
     auto = [a for a in asks if is_automatic(a.action)]
     alone = [a for a in auto if a.failing or a.action.kind in WARN_ALWAYS]
-    family_uninstall = any(isinstance(a.action, Uninstall) and set(a.action.dists) & set(MMCV_FAMILY) for a in alone)
-    rebuilding = family_uninstall or any(isinstance(a.action, Rebuild) for a in alone)
+    # removing one of two mmcv distributions deletes files the other shares: reinstall the one that stays
+    family_uninstall = tuple(a.id for a in alone
+                             if isinstance(a.action, Uninstall) and set(a.action.dists) & set(MMCV_FAMILY))
+    rebuilding = bool(family_uninstall) or any(isinstance(a.action, Rebuild) for a in alone)
     taken = [a for a in auto if a in alone or (rebuilding and isinstance(a.action, (Rebuild, EnvChange)))]
 
     notes: list[str] = []
     steps = [*_merge_uninstalls(taken), *_merge_env_changes(taken), *_merge_by_key(taken, PatchHeaders, "torch_dir")]
     choice = None
-    if rebuilding or any(a.failing for a in asks) or any(f.status is Status.FAIL for f in findings):
+    if rebuilding or any(f.status is Status.FAIL for f in findings):
         rebuilds = [(a.id, a.action) for a in taken if isinstance(a.action, Rebuild)]
         choice = _solve(env, rebuilds, request)  # a conflict stops here, before any step runs
         if rebuilding:
             answers = tuple(i for i, _ in rebuilds)
             if family_uninstall:
                 notes.append("the mmcv that stays after the uninstall is reinstalled: the distributions share files")
-            steps.append(Step(_merge_rebuilds(env, rebuilds, request, choice), answers or ("mmcv-lite-and-full",)))
+            steps.append(Step(_merge_rebuilds(env, rebuilds, request, choice), answers or family_uninstall))
     steps += _merge_by_key(taken, PurgePipCache, "project")
     steps.sort(key=lambda s: APPLY_ORDER.index(s.action.kind))
     answered = {i for s in steps for i in s.answers}
@@ -234,4 +235,4 @@ def same_steps(a: Plan, b: Plan) -> bool:
     return [s.action for s in a.steps] == [s.action for s in b.steps]
 
 
-__all__ = ["ConflictError", "Manual", "Plan", "Request", "Step", "choose_for_rebuild", "make_plan", "same_steps"]
+__all__ = ["ConflictError", "Plan", "Request", "Step", "choose_for_rebuild", "make_plan", "same_steps"]
