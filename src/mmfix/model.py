@@ -10,9 +10,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmfix.jsonable import to_jsonable
+
+if TYPE_CHECKING:
+    from mmfix.plan.actions import Action
 
 __all__ = ["to_jsonable"]  # re-exported: the JSON form of every dataclass here
 
@@ -271,8 +274,12 @@ class Status(str, enum.Enum):
 class Finding:
     """What one check concluded. ``id`` is the catalog id (shared/CATALOG.md).
 
+    ``title``: the headline in this state: the healthy assertion for ok/skip, what was found for
+    warn/fail ("mmcv has no compiled ops");
     ``evidence``: the facts behind the status ("found X, need Y"), one line each;
-    ``fix``: the exact command or change that fixes it (None when nothing needs doing);
+    ``action``: the remedy as data (``mmfix.plan.actions``), None when nothing needs doing;
+    ``fix``: the fix line rendered from ``action`` (``Action.command``), never written by hand;
+    ``auto_fix``: the action's kind when ``doctor --fix`` can apply it itself, else None;
     ``facts``: structured values for JSON consumers (arch lists, versions).
     """
 
@@ -283,8 +290,8 @@ class Finding:
     fix: str | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
     family: str = ""
-    auto_fix: str | None = None  # the action kind mmfix can apply itself: "rebuild", "patch", ...
-    action: Any = None  # mmfix.plan.actions.Action: the remedy as data (``fix`` is rendered from it)
+    auto_fix: str | None = None  # the action's kind when mmfix applies it itself: "rebuild", "uninstall", ...
+    action: Action | None = None  # the remedy as data (``fix`` is rendered from it)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)  # type: ignore[no-any-return]

@@ -393,6 +393,7 @@ def _get_file(url: str) -> requests.Response:
     if path.is_file():
         resp.status_code, resp.reason = 200, "OK"
         resp._content = path.read_bytes()
+        resp._content_consumed = True  # type: ignore[attr-defined,unused-ignore]  # iter_content() reads _content
     else:
         resp.status_code, resp.reason = 404, "Not Found"
         resp._content = b""

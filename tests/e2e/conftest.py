@@ -11,6 +11,7 @@ build is allowed setuptools<82 (``PIP_CONSTRAINT``): a ``py2.py3-none-any`` whee
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ REBUILD_LOG = CACHE / "rebuild-e2e.log"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cuda: opt-in real CUDA compile (nox -s e2e_cuda)")
+    config.addinivalue_line("markers", "py313: opt-in Python 3.13 target, downloads a cp313 torch (nox -s e2e_py313)")
 
 
 def _run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 3600) -> str:
@@ -58,8 +60,16 @@ def make_opsless_venv(venv: Path, torch_req: str = TORCH_CPU, fresh: bool = True
     pip = [py, "-m", "pip", "install", "-q"]
     _run([*pip, "-U", "pip", "setuptools", "wheel"])
     _run([*pip, torch_req, "ninja", "numpy"])
-    # The isolated build of mmcv's sdist imports pkg_resources: allow it setuptools<82 there only.
-    constraints = venv / "build-constraints.txt"
+    install_opsless_mmcv(Path(py), venv / "build-constraints.txt")
+    return Path(py)
+
+
+def install_opsless_mmcv(py: Path, constraints: Path, pip_cache: Path | None = None) -> None:
+    """``pip install mmcv==2.2.0`` the way it goes today: pip builds the sdist in an isolated
+    environment without torch (allowed setuptools<82 there, through ``constraints``), which gives
+    the ops-less ``py2.py3-none-any`` wheel. With ``pip_cache`` pip keeps that wheel in this cache
+    (and reuses it later, catalog ``pip-cache-stale-wheel``); else nothing is cached."""
+    pip = [str(py), "-m", "pip", "install", "-q"]
     lines = ["setuptools<82"]
     system = Path("/etc/xdg/pip/constraints.txt")
     if system.exists():
@@ -67,11 +77,14 @@ def make_opsless_venv(venv: Path, torch_req: str = TORCH_CPU, fresh: bool = True
     constraints.write_text("\n".join(lines) + "\n")
     # pip >= 25.3 reads build constraints from --build-constraint only (older pip: PIP_CONSTRAINT
     # reaches the isolated build env too). No constraint on the env itself: setuptools stays >= 82.
-    has_flag = "--build-constraint" in _run([py, "-m", "pip", "install", "--help"])
+    has_flag = "--build-constraint" in _run([str(py), "-m", "pip", "install", "--help"])
     extra = ["--build-constraint", str(constraints)] if has_flag else []
     env = dict(os.environ) if has_flag else dict(os.environ, PIP_CONSTRAINT=str(constraints))
-    _run([*pip, "--no-cache-dir", *extra, MMCV], env=env)
-    return Path(py)
+    if pip_cache is not None:
+        env["PIP_CACHE_DIR"] = str(pip_cache)
+        _run([*pip, "--force-reinstall", "--no-deps", *extra, MMCV], env=env)
+    else:
+        _run([*pip, "--no-cache-dir", *extra, MMCV], env=env)
 
 
 def _healthy_opsless(py: Path) -> bool:
@@ -110,24 +123,85 @@ def mmfix_cmd() -> list[str]:
     return [sys.executable, "-m", "mmfix"]
 
 
+class WheelIndex:
+    """A local wheel index laid out like OpenMMLab's (``DIR/cpu/torch2.13.0/index.html``, links with
+    ``#sha256=``), served to mmfix as ``MMFIX_INDEX_URL=file://DIR``: each mmcv built in this test
+    session is published here, so a later test of the same torch/Python/mmcv installs it instead of
+    compiling it again (CI may compile each mmcv version once per run).
+
+    Stand-in until the wheelhouse (issue 14) lands: then mmfix keeps every verified build itself and
+    this class, ``publish_built`` and the ``wheel_index`` fixture can go (point the tests at the
+    session's wheelhouse instead).
+    """
+
+    def __init__(self, root: Path, tag: str = "cpu", torch_page: str = "torch2.13.0") -> None:
+        self.root = root
+        self.page = root / tag / torch_page
+        self.page.mkdir(parents=True, exist_ok=True)
+        self.url = f"file://{root}"
+        self._write()
+
+    def publish(self, wheel: Path) -> None:
+        """Add ``wheel`` (same name and bytes: nothing to do) and rewrite the page."""
+        dest = self.page / wheel.name
+        if not dest.exists():
+            shutil.copyfile(wheel, dest)
+            self._write()
+
+    def wheels(self) -> list[str]:
+        return sorted(p.name for p in self.page.glob("*.whl"))
+
+    def _write(self) -> None:
+        rows = []
+        for name in self.wheels():
+            digest = hashlib.sha256((self.page / name).read_bytes()).hexdigest()
+            rows.append(f'<a href="{name}#sha256={digest}">{name}</a><br>')
+        (self.page / "index.html").write_text("<html><body>\n" + "\n".join(rows) + "\n</body></html>\n")
+
+
+def publish_built(index: WheelIndex, mmfix_cache: Path) -> list[str]:
+    """Publish the mmcv wheels a rebuild kept in ``mmfix_cache`` (``previous/<stamp>/``, where
+    ``builder.install`` keeps each installed wheel); returns their names."""
+    found = sorted(mmfix_cache.glob("previous/*/mmcv-*-cp*.whl"))
+    for wheel in found:
+        index.publish(wheel)
+    return [w.name for w in found]
+
+
 @pytest.fixture(scope="session")
-def rebuilt_env(mmfix_cmd: list[str]) -> Path:
+def wheel_index(tmp_path_factory: pytest.TempPathFactory) -> WheelIndex:
+    """The session's local wheel index (empty at first). ``MMFIX_E2E_PREBUILT=DIR`` seeds it with the
+    wheels in DIR (while developing: ~/.cache/mmfix-tests/prebuilt; CI leaves it unset and compiles)."""
+    index = WheelIndex(tmp_path_factory.mktemp("wheel-index"))
+    seed = os.environ.get("MMFIX_E2E_PREBUILT")
+    if seed:
+        for wheel in Path(seed).expanduser().glob("mmcv-*-cp*.whl"):
+            index.publish(wheel)
+    return index
+
+
+@pytest.fixture(scope="session")
+def rebuilt_env(mmfix_cmd: list[str], wheel_index: WheelIndex, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second ops-less venv in which ``mmfix rebuild --cpu --mmcv-version 2.2.0 --yes`` ran once.
 
-    The rebuild's exit code and output are in the ``rebuild_result`` fixture.
+    The rebuild's exit code and output are in the ``rebuild_result`` fixture. The wheel it built is
+    published to ``wheel_index`` (the repair matrix installs it instead of compiling 2.2.0 again).
     """
     py = ensure_opsless_env("venv-rebuild-py311")
     # always start from the ops-less state: a previous session may have rebuilt it
     if not _healthy_opsless(py):  # pragma: no cover - ensure_opsless_env just made it so
         raise RuntimeError("rebuild venv is not in the ops-less state")
+    cache = tmp_path_factory.mktemp("mmfix-cache-rebuild")
     t0 = time.monotonic()
     cp = subprocess.run(
         [*mmfix_cmd, "--no-color", "rebuild", "--python", str(py), "--cpu", "--mmcv-version", "2.2.0",
          "--yes", "--log", str(REBUILD_LOG)],
-        capture_output=True, text=True, timeout=3600,
+        capture_output=True, text=True, timeout=3600, env=dict(os.environ, MMFIX_CACHE_DIR=str(cache)),
     )
     REBUILD_RESULT.update(returncode=cp.returncode, stdout=cp.stdout, stderr=cp.stderr,
                           seconds=round(time.monotonic() - t0))
+    if cp.returncode == 0:
+        publish_built(wheel_index, cache)
     return py
 
 

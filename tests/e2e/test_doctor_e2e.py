@@ -29,7 +29,11 @@ def test_doctor_names_missing_ops_on_the_default_pip_install(opsless_env):
     ops = f["mmcv-ops-missing"]
     assert ops["status"] == "fail"
     assert any("mmcv 2.2.0" in e and "no mmcv/_ext" in e for e in ops["evidence"])
-    assert ops["fix"].startswith(f"mmfix rebuild --python {opsless_env} --cpu --mmcv-version 2.2.0")
+    # rendered from the action; no version: the planner keeps the installed 2.2.0 (nothing excludes it)
+    assert ops["fix"] == f"mmfix rebuild --python {opsless_env} --cpu"
+    assert ops["action"] == {"mmcv_version": None, "arch": None, "cpu": True, "threads_per_block": None,
+                             "source": None, "note": "", "kind": "rebuild"}
+    assert ops["title"] == "mmcv has no compiled ops (no mmcv._ext)"
     assert f["build-isolation-no-torch"]["status"] == "fail"
     # the env keeps the newest setuptools: a rebuild must patch setup.py, and doctor says so
     assert f["setuptools-no-pkg-resources"]["status"] == "warn"

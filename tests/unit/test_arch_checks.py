@@ -7,6 +7,7 @@ import pytest
 from mmfix.checks import arch
 from mmfix.checks.base import CheckContext
 from mmfix.model import Environment, Gpu, Host, Nvcc, Status, TargetPython, TorchInfo
+from mmfix.plan.actions import Rebuild
 
 BY_ID = {c.id: c for c in arch.CHECKS}
 
@@ -28,7 +29,7 @@ def _run(check_id: str, env: Environment):
     ("value", "status", "fix_has"),
     [
         ("8.6;9.0", Status.OK, None),
-        ("8.6, 9.0", Status.FAIL, "'8.6;9.0'"),
+        ("8.6, 9.0", Status.FAIL, "--arch '8.6;9.0'"),
         ("8.6;", Status.FAIL, "8.6"),
         ("3.0", Status.FAIL, None),
         ("Blackwell", Status.OK, None),
@@ -51,13 +52,15 @@ def test_unset_without_gpu_fails_on_new_torch_only():
 
 def test_name_unknown_to_old_torch():
     f = _run("arch-list-invalid", _env({"TORCH_CUDA_ARCH_LIST": "8.0;9.0"}, torch="1.13.1+cu117", cuda="11.7"))
-    assert f.status == Status.FAIL and "9.0" in f.evidence[0] and f.fix and "'8.0'" in f.fix
+    assert f.status == Status.FAIL and "9.0" in f.evidence[0]
+    assert f.action == Rebuild(arch="8.0") and f.fix == f.action.command("/p")
 
 
 def test_nvcc_arch_unsupported():
     f = _run("nvcc-arch-unsupported", _env({"TORCH_CUDA_ARCH_LIST": "3.7;8.6"}))
     assert f.status == Status.FAIL and any("CUDA 9.0-11.8" in e for e in f.evidence)
-    assert "--arch '8.6'" in (f.fix or "")
+    assert isinstance(f.action, Rebuild) and f.action.arch == "8.6"
+    assert (f.fix or "").startswith("mmfix rebuild --python /p --arch 8.6")
     assert _run("nvcc-arch-unsupported", _env(gpus=[Gpu(0, "H200", "9.0")])).status == Status.OK
     assert _run("nvcc-arch-unsupported", _env(nvcc=None)).status == Status.SKIP
     assert _run("nvcc-arch-unsupported", _env()).status == Status.SKIP

@@ -81,5 +81,5 @@ def test_refused_before_any_source(env, tmp_path, kw, exc):
 
 
 def test_source_version_must_match(env, tmp_path):
-    with pytest.raises(UsageError, match="not 2.1.0"):
+    with pytest.raises(RefusedError, match="holds mmcv 2.2.0 and --mmcv-version 2.1.0"):
         _run(cpu=True, source=_tree(tmp_path / "mmcv"), mmcv_version="2.1.0")

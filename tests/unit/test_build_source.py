@@ -13,7 +13,6 @@ import pytest
 from mmfix.builder import source as s
 from mmfix.builder.toolkit import missing_math_headers, resolve_toolkit_root
 from mmfix.errors import OperationFailed, RefusedError, UsageError
-from mmfix.model import Downstream, Environment, Host, MmcvDist, TargetPython
 
 
 @pytest.fixture(autouse=True)
@@ -127,24 +126,6 @@ def test_mmcv_full_for_1x(httpserver, monkeypatch):
     monkeypatch.setenv("PIP_INDEX_URL", httpserver.url_for("/simple/"))
     with pytest.raises(OperationFailed, match="no sdist of mmcv-full 1.7.2"):
         s.fetch_sdist("1.7.2")
-
-
-def _env(mmcv=(), downstream=()) -> Environment:
-    return Environment(TargetPython("/p", "3.11.7"), Host("Linux"), mmcv=tuple(mmcv), downstream=tuple(downstream))
-
-
-def test_choose_version():
-    avail = ["1.7.2", "2.0.1", "2.1.0", "2.2.0", "2.3.0rc1"]
-    assert s.choose_version(_env(), "2.1.0", avail) == "2.1.0"
-    assert s.choose_version(_env([MmcvDist("mmcv", "2.0.1", "/sp", None, None)]), None, avail) == "2.0.1"
-    mmdet = Downstream("mmdet", "3.3.0", mmcv_min="2.0.0rc4", mmcv_max="2.2.0", max_inclusive=False)
-    assert s.choose_version(_env(downstream=[mmdet]), None, avail) == "2.1.0"
-    assert s.choose_version(_env(), None, avail) == "2.2.0"
-    old = Downstream("mmdet", "2.28.2", mmcv_min="1.3.17", mmcv_max="1.8.0", max_inclusive=True)
-    with pytest.raises(RefusedError):
-        s.choose_version(_env(downstream=[old, mmdet]), None, avail)
-    with pytest.raises(UsageError):
-        s.choose_version(_env(), "two", avail)
 
 
 def test_wrapper_script_leads_to_toolkit(tmp_path):

@@ -5,6 +5,7 @@ from envfactory import make_env, mmcv, torch, with_target
 
 from mmfix.checks import CheckContext, run_checks
 from mmfix.model import Status
+from mmfix.plan.actions import PurgePipCache, Rebuild, Uninstall
 
 
 def status(env, cid):
@@ -18,8 +19,10 @@ def test_opsless_mmcv_fails_with_evidence_and_rebuild_fix():
     assert f.status is Status.FAIL
     assert any("no mmcv/_ext" in e for e in f.evidence)
     assert any("py2.py3-none-any" in e for e in f.evidence)
-    assert f.fix.startswith("mmfix rebuild --python /envs/mm/bin/python --cpu --mmcv-version 2.2.0")
-    assert f.auto_fix == "rebuild"
+    # no version: the planner keeps the installed 2.2.0 unless a constraint excludes it
+    assert f.action == Rebuild(cpu=True)
+    assert f.fix == "mmfix rebuild --python /envs/mm/bin/python --cpu"
+    assert f.auto_fix == "rebuild" and f.title == "mmcv has no compiled ops (no mmcv._ext)"
 
 
 def test_mmcv_with_ext_is_ok():
@@ -38,7 +41,14 @@ def test_two_distributions_fail_and_name_the_one_without_ops():
     env = make_env(mmcv=(mmcv(name="mmcv-full", version="1.7.2", ext=True), mmcv(name="mmcv", version="1.7.2")))
     f = status(env, "mmcv-lite-and-full")
     assert f.status is Status.FAIL
-    assert f.fix.endswith("uninstall -y mmcv")
+    assert isinstance(f.action, Uninstall) and f.action.dists == ("mmcv",)
+    assert f.fix.startswith("/envs/mm/bin/python -m pip uninstall -y mmcv ")
+
+
+def test_two_opsless_distributions_keep_the_one_meant_for_ops():
+    env = make_env(mmcv=(mmcv(name="mmcv", version="2.2.0"), mmcv(name="mmcv-lite", version="2.2.0")))
+    f = status(env, "mmcv-lite-and-full")
+    assert f.action.dists == ("mmcv-lite",)
 
 
 @pytest.mark.parametrize(("setuptools", "ext", "expected"), [
@@ -69,10 +79,13 @@ def test_python313_warns_only_before_a_build():
 def test_stale_pip_cache_wheel_is_named():
     env = make_env(pip_cached_mmcv_wheels=("/root/.cache/pip/wheels/ab/cd/mmcv-2.2.0-py2.py3-none-any.whl",))
     f = status(env, "pip-cache-stale-wheel")
-    assert f.status is Status.WARN and "cache remove mmcv" in f.fix
+    assert f.status is Status.WARN and f.action == PurgePipCache("mmcv", f.action.note)
+    assert f.fix.startswith("/envs/mm/bin/python -m pip cache remove mmcv")
+    assert f.title == "pip's wheel cache holds an ops-less mmcv wheel"
 
 
 def test_editable_1x_checkout_without_ops():
     env = make_env(mmcv=(mmcv(name="mmcv-full", version="1.7.2", tag="", editable=True),))
     f = status(env, "git-checkout-ops-off")
     assert f.status is Status.FAIL and "MMCV_WITH_OPS=1" in f.fix
+    assert f.action.source == "/envs/mm/lib/python3.11/site-packages"

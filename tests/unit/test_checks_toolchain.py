@@ -4,6 +4,7 @@ from envfactory import make_env, mmcv, nvcc, torch, with_host
 
 from mmfix.checks import CheckContext, run_checks
 from mmfix.model import Compiler, CudaToolkit, Status
+from mmfix.plan.actions import EnvChange, Rebuild
 
 
 def finding(env, cid):
@@ -22,7 +23,9 @@ def test_wrapper_nvcc_without_cuda_home_names_the_guess_and_the_real_root():
     f = finding(env, "cuda-home-missing")
     assert f.status is Status.FAIL
     assert "CUDA_HOME=/usr/local" in " ".join(f.evidence)
-    assert f.fix.startswith("export CUDA_HOME=/usr/local/cuda-13.0")
+    # the rebuild sets CUDA_HOME for its build: the fix line says so, from the action's note
+    assert isinstance(f.action, Rebuild) and "CUDA_HOME=/usr/local/cuda-13.0" in f.action.note
+    assert f.fix == f.action.command("/envs/mm/bin/python")
 
 
 def test_cuda_home_set_is_ok_and_cpu_torch_skips():
@@ -52,7 +55,8 @@ def test_gcc_too_new_for_cuda_suggests_an_installed_older_gcc():
     f = finding(env, "gcc-unsupported")
     assert f.status is Status.FAIL
     assert "later than 11" in f.evidence[0]
-    assert f.fix.startswith("CC=/usr/bin/gcc-11 CXX=/usr/bin/g++-11 mmfix rebuild")
+    assert f.fix.startswith("mmfix rebuild --python /envs/mm/bin/python")
+    assert "CC=/usr/bin/gcc-11 CXX=/usr/bin/g++-11" in f.action.note
 
 
 def test_gcc_within_limit_ok():
@@ -79,7 +83,7 @@ def test_glibc_clash():
 def test_jobs_beyond_memory_warn_with_safe_value():
     env = cuda_env(cpu_count=32, memory_available_bytes=8 << 30)
     f = finding(env, "build-out-of-memory")
-    assert f.status is Status.WARN and f.fix.startswith("export MAX_JOBS=4")  # ~2 GiB per nvcc job
+    assert f.status is Status.WARN and f.action.note == "runs MAX_JOBS=4"  # ~2 GiB per nvcc job
 
 
 def test_cpu_builds_count_1_gib_per_job_like_the_build_plan():
@@ -87,7 +91,7 @@ def test_cpu_builds_count_1_gib_per_job_like_the_build_plan():
 
     env = with_host(make_env(mmcv=(mmcv(),)), cpu_count=32, memory_available_bytes=8 << 30)  # no CUDA torch
     f = finding(env, "build-out-of-memory")
-    assert f.status is Status.WARN and f.fix.startswith("export MAX_JOBS=8")
+    assert f.status is Status.WARN and f.action == Rebuild(cpu=True, note="runs MAX_JOBS=8")
     assert f.facts["safe_jobs"] == max_jobs(32, 8 << 30, "cpu") == 8
     fits = with_host(env, cpu_count=8)
     assert finding(fits, "build-out-of-memory").status is Status.OK  # 8 jobs x 1 GiB fit in 8 GiB
@@ -95,7 +99,8 @@ def test_cpu_builds_count_1_gib_per_job_like_the_build_plan():
 
 def test_ninja_missing_gives_pip_command_of_the_target():
     f = finding(make_env(mmcv=(mmcv(),)), "ninja-missing")
-    assert f.status is Status.FAIL and f.fix == "/envs/mm/bin/python -m pip install ninja"
+    assert f.status is Status.FAIL and f.action == EnvChange(("ninja",))
+    assert f.fix == "/envs/mm/bin/python -m pip install ninja"
 
 
 def test_crashing_check_becomes_error_and_others_still_run(monkeypatch):

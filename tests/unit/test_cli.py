@@ -86,3 +86,33 @@ def test_a_deleted_venv_is_named_not_guessed_past(tmp_path):
     env = dict(os.environ, VIRTUAL_ENV=str(tmp_path / "gone"))
     r = subprocess.run([sys.executable, "-m", "mmfix", "doctor"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 2 and "VIRTUAL_ENV" in r.stderr
+
+
+def test_doctor_fix_dry_run_plans_2_1_0_for_mmdet_3_3(tmp_path, monkeypatch):
+    """The fake site has mmdet 3.3.0 beside the ops-less mmcv 2.2.0: the plan rebuilds 2.1.0."""
+    from test_probe_target import fake_site
+
+    sp = fake_site(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(sp) + ":" + ":".join(sys.path))
+    monkeypatch.setenv("MMFIX_OFFLINE", "1")
+    r = mmfix("doctor", "--python", sys.executable, "--fix", "--dry-run", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == "mmfix.plan/1" and doc["stopped"] == "dry-run"
+    assert r.returncode == doc["exit_code"] == 1  # nothing changed: the failures are still there
+    (step,) = doc["rounds"][0]["steps"]
+    assert step["kind"] == "rebuild" and step["action"]["mmcv_version"] == "2.1.0"
+    assert "downstream-version-mismatch" in step["answers"] and step["outcome"] is None
+    assert doc["rounds"][0]["mmcv"]["why"][0].startswith("mmcv 2.1.0: the newest release allowed by mmdet 3.3.0")
+    text = mmfix("--no-color", "doctor", "--python", sys.executable, "--fix", "--dry-run")
+    assert "1. rebuild mmcv 2.1.0 with " in text.stdout and "dry run: nothing was changed" in text.stdout
+
+
+def test_doctor_fix_without_a_terminal_asks_for_yes(tmp_path, monkeypatch):
+    from test_probe_target import fake_site
+
+    sp = fake_site(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(sp) + ":" + ":".join(sys.path))
+    monkeypatch.setenv("MMFIX_OFFLINE", "1")
+    r = mmfix("--no-color", "doctor", "--python", sys.executable, "--fix")
+    assert r.returncode == 3 and "pass --yes" in r.stderr and "Traceback" not in r.stderr
+    assert "plan, round 1:" in r.stdout  # shown before it asked

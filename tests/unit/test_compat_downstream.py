@@ -14,6 +14,7 @@ from mmfix.checks import compat
 from mmfix.checks.base import CheckContext
 from mmfix.knowledge import downstream as kd
 from mmfix.model import Downstream, Environment, Host, MmcvDist, Status, TargetPython
+from mmfix.plan.actions import Manual
 from mmfix.probe import downstream_bounds
 from mmfix.probe.downstream_bounds import read_mmcv_bounds, read_mmcv_bounds_file
 
@@ -155,7 +156,8 @@ def test_check_fails_for_mmcv_2_2_0_with_mmdet_3_3() -> None:
     out = compat.evaluate_downstream(env)
     assert out.status is Status.FAIL
     assert "mmdet 3.3.0 needs mmcv>=2.0.0rc4,<2.2.0: rejects 2.2.0" in out.evidence
-    assert out.fix == "mmfix rebuild --mmcv-version 2.1.0"
+    assert out.action.mmcv_version == ">=2.0.0rc4,<2.2.0" and out.action.cpu  # no torch here: CPU ops
+    assert out.action.note == "newest inside: 2.1.0"
     assert out.facts["ranges"]["mmdet"] in (">=2.0.0rc4,<2.2.0", "<2.2.0,>=2.0.0rc4")
 
 
@@ -169,11 +171,12 @@ def test_check_ok_inside_ranges_and_skip_without_downstream() -> None:
 
 def test_check_no_mmcv_and_disjoint() -> None:
     out = compat.evaluate_downstream(env_with(None, ds("mmdet", "2.28.2", "mmdet_2_28")))
-    assert out.status is Status.FAIL and out.fix == "mmfix rebuild --mmcv-version 1.7.2"
+    assert out.status is Status.FAIL and out.action.mmcv_version == ">=1.3.17,<=1.8.0"
     out = compat.evaluate_downstream(
         env_with("2.1.0", ds("mmdet", "2.28.2", "mmdet_2_28"), ds("mmseg", "1.2.2", "mmseg_1_2"))
     )
     assert out.status is Status.FAIL and "no mmcv release satisfies all of them" in out.evidence
+    assert isinstance(out.action, Manual)  # the planner refuses a rebuild for such ranges (exit 3)
 
 
 def test_project_tree_shadowing_installed_package(tmp_path: Path) -> None:
@@ -255,7 +258,8 @@ def test_recommendation_uses_the_wheel_index(httpserver, monkeypatch: pytest.Mon
     out = compat.evaluate_downstream(env, compat.default_wheel_finder(env))
     assert out.status is Status.FAIL
     assert out.facts["recommended"] == "2.0.1"
-    assert out.fix == f'pip install "mmcv==2.0.1" -f {page}'
+    assert f"a prebuilt wheel of mmcv 2.0.1 is on {page}" in out.evidence
+    assert out.action.note == "newest inside: 2.1.0"  # the planner's choice; rebuild takes a wheel first
     monkeypatch.setenv("MMFIX_OFFLINE", "1")
     assert compat.default_wheel_finder(env) is None
 
@@ -271,4 +275,4 @@ def test_recommendation_falls_back_when_the_index_is_down(
     monkeypatch.setenv(wheel_index.INDEX_URL_ENV, "http://127.0.0.1:9/mmcv/dist")
     env = make_env(downstream=(ds("mmdet", "3.3.0", "mmdet_3_3"),))
     out = compat.evaluate_downstream(env, compat.default_wheel_finder(env))
-    assert out.status is Status.FAIL and out.fix == "mmfix rebuild --mmcv-version 2.1.0"
+    assert out.status is Status.FAIL and out.action.note == "newest inside: 2.1.0"

@@ -21,6 +21,7 @@ from mmfix.model import (
     TargetPython,
     TorchInfo,
 )
+from mmfix.plan.actions import EnvChange, Manual, Rebuild
 
 
 def env(*, torch: str | None = "2.1.0", cuda: str | None = "12.1", imp: ExtImport | None = None,
@@ -92,16 +93,17 @@ def test_arch_check_fix_lists_uncovered_and_jit_gpus_sorted() -> None:
     ext = ExtBinary("/sp/mmcv/_ext.so", ("sm_61",), ("compute_61",), "cuobjdump")
     f = run("cuda-arch-not-compiled", env(ext=ext, ccs=("8.9", "6.0")))
     assert f.status is Status.FAIL
-    assert f.fix == 'mmfix rebuild --arch "6.0;8.9"'
+    assert f.action == Rebuild(arch="6.0;8.9")
 
 
 def test_ops_cpu_only_from_compiling_cuda_version() -> None:
     imp = ExtImport(True, ok=True, compiling_cuda_version="not available",
                     compiler_version="GCC 9.4")
     f = run("ops-cpu-only", env(imp=imp, ccs=("8.6",)))
-    assert f.status is Status.FAIL and f.fix.startswith('mmfix rebuild --arch "8.6"')
+    assert f.status is Status.FAIL and f.action == Rebuild(arch="8.6", note="builds with FORCE_CUDA=1")
     no_gpu = run("ops-cpu-only", env(imp=imp, cuda="11.8"))
-    assert no_gpu.fix.startswith('mmfix rebuild --arch "3.5;5.0;6.0;6.1;7.0;7.5;8.0;8.6;8.9+PTX"')
+    assert no_gpu.action.arch == "3.5;5.0;6.0;6.1;7.0;7.5;8.0;8.6;8.9+PTX"
+    assert "--arch '3.5;5.0;6.0;6.1;7.0;7.5;8.0;8.6;8.9+PTX'" in no_gpu.fix
     assert run("ops-cpu-only", env(imp=imp, cuda=None)).status is Status.SKIP
 
 
@@ -153,7 +155,8 @@ def test_import_segfault() -> None:
     assert "host gcc 14.1.0 is newer than CUDA 12.1 accepts (<= 12)" in f.evidence
     torch_too = ExtImport(True, returncode=-11, crashed=True, torch_import_ok=False)
     f = run("import-segfault", env(imp=torch_too, torch="1.7.1"))
-    assert f.fix == 'pip install --force-reinstall --no-deps "torch==1.7.1"'
+    assert f.action == EnvChange(("torch==1.7.1",), pip_options=("--force-reinstall", "--no-deps"))
+    assert f.fix.endswith("-m pip install --force-reinstall --no-deps torch==1.7.1")
     assert run("import-segfault", env(imp=ExtImport(True, timed_out=True))).status is Status.WARN
     fine = ExtImport(True, ok=True, returncode=0)
     assert run("import-segfault", env(imp=fine)).status is Status.OK
@@ -162,7 +165,8 @@ def test_import_segfault() -> None:
 def test_driver_too_old() -> None:
     f = run("cuda-driver-too-old", env(cuda="12.1", driver="470.82.01"))
     assert f.status is Status.FAIL
-    assert f.fix == "update the NVIDIA driver to >= 525.60.13, or a torch built for CUDA 11.x"
+    assert f.action == Manual("update the NVIDIA driver to >= 525.60.13, or a torch built for CUDA 11.x")
+    assert f.fix == f.action.text and f.auto_fix is None
     assert run("cuda-driver-too-old", env(cuda="12.1", driver="535.104.05")).status is Status.OK
     assert run("cuda-driver-too-old", env(cuda="13.0", driver="575.57.08")).status is Status.FAIL
     assert run("cuda-driver-too-old", env(cuda="10.2", driver="440.33.01")).status is Status.OK
@@ -185,7 +189,8 @@ def test_mmddp_rules_and_fix_inside_downstream_range() -> None:
     f = run("mmddp-torch-internals", env(torch="1.11.0", mmcv="1.4.0", downstream=(mmdet,)))
     assert f.status is Status.FAIL
     assert any("_sync_params" in e for e in f.evidence)
-    assert f.fix == "mmfix rebuild --mmcv-version 1.7.2"
+    assert isinstance(f.action, Rebuild) and f.action.mmcv_version == ">=1.4.8,<2.0.0rc1"
+    assert f.action.note == "newest inside: 1.7.2"
     f = run("mmddp-torch-internals", env(torch="1.7.1", mmcv="1.2.4"))
     assert any("rebuilt parameter indices" in e for e in f.evidence)
     assert run("mmddp-torch-internals", env(torch="1.7.1", mmcv="1.2.5")).status is Status.OK

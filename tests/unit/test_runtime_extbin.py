@@ -23,6 +23,7 @@ from mmfix.model import (
     TargetPython,
     TorchInfo,
 )
+from mmfix.plan.actions import Rebuild
 from mmfix.probe import extbin
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="ELF binaries: Linux only")
@@ -110,7 +111,7 @@ def test_sm75_sass_covers_7_5_not_8_6(cuda_objs: dict[str, str]) -> None:
     f = run("cuda-arch-not-compiled", env_for(ext, ccs=("7.5", "8.6")))
     assert f.status is Status.FAIL
     assert f.facts["uncovered"] == ["8.6"]
-    assert f.fix == 'mmfix rebuild --arch "8.6"' and f.auto_fix == "rebuild"
+    assert f.action == Rebuild(arch="8.6") and f.auto_fix == "rebuild"
 
 
 def test_sm75_with_ptx_jits_on_8_6_but_not_on_7_0(cuda_objs: dict[str, str]) -> None:

@@ -2,7 +2,8 @@
 
 Order (issue: "install only after success"): save the installed mmcv-family files (every path in
 their dist-info RECORD, zipped byte for byte), then uninstall ``mmcv``/``mmcv-full``/``mmcv-lite``,
-then ``pip install --no-deps`` the wheel. If that install fails, the saved files are put back at
+then ``pip install --no-deps`` the wheel (and, when ``pip check`` finds them missing, mmcv's own
+requirements: an env that never had mmcv has none). If that install fails, the saved files are put back at
 once. Each replacement is recorded (an ``entry`` dict, also appended to ``installs.jsonl`` in the
 cache) so ``mmfix revert --install`` can call ``restore_previous(entry)``.
 """
@@ -112,7 +113,24 @@ def install_wheel(python: str, wheel: Path, *, yes: bool, env: Environment) -> I
         raise OperationFailed(f"pip install of {wheel.name} failed; the previous mmcv was restored",
                               res.output.strip().splitlines()[-1] if res.output.strip() else None)
     entry = _append_journal(entry, env.target.prefix or python)
+    _install_missing_requirements(python, wheel)
     return InstallResult(str(wheel), True, tuple(f"{d.name} {d.version}" for d in old), entry, res.output)
+
+
+def _install_missing_requirements(python: str, wheel: Path) -> None:
+    """mmcv's own requirements (mmengine, addict, opencv-python ...) when the env lacks them: an env
+    that never had an mmcv installed (a ``pip install mmcv`` that failed to build) has none, and
+    ``import mmcv`` then fails. ``pip check`` names them; pip installs only what is missing.
+    Raises OperationFailed when pip cannot install them (the new mmcv stays installed)."""
+    check = proc.run([python, "-m", "pip", "check"], timeout=300)
+    if not any(line.lower().startswith(("mmcv ", "mmcv-full ")) and "which is not installed" in line
+               for line in check.stdout.splitlines()):
+        return
+    res = proc.run([python, "-m", "pip", "install", "--no-cache-dir", str(wheel)], timeout=1200)
+    if not res.ok:
+        raise OperationFailed(f"mmcv's requirements could not be installed next to {wheel.name}",
+                              res.output.strip().splitlines()[-1] if res.output.strip() else None,
+                              f"{python} -m pip install {wheel}")
 
 
 def _append_journal(entry: dict[str, Any], prefix: str) -> dict[str, Any]:

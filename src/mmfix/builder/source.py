@@ -20,12 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from mmfix.errors import OperationFailed, RefusedError, UsageError
-from mmfix.knowledge import downstream as kd
-from mmfix.model import Downstream, Environment
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
@@ -72,45 +69,6 @@ def from_dir(path: Path) -> SourceTree:
     if not version:
         raise UsageError(f"no version in {path / 'mmcv' / 'version.py'}", fix="pass an mmcv source tree")
     return SourceTree(path, version, "dir")
-
-
-# --- default version ----------------------------------------------------------------------
-
-
-def downstream_specifier(downstream: Sequence[Downstream]) -> SpecifierSet:
-    """The mmcv range every installed downstream package allows (their ``__init__`` asserts)."""
-    return kd.allowed(downstream)
-
-
-def choose_version(env: Environment, requested: str | None, available: Sequence[str] | None = None) -> str:
-    """The mmcv version to build: ``requested``, else the installed mmcv's, else the newest of
-    ``available`` (index versions of mmcv 2.x and mmcv-full 1.x) allowed by the downstream bounds.
-
-    Raises UsageError for a malformed version and RefusedError when nothing fits the bounds.
-    """
-    if requested:
-        try:
-            return str(Version(requested))
-        except InvalidVersion:
-            raise UsageError(f"--mmcv-version {requested!r} is not a version", fix="for example --mmcv-version 2.2.0") from None
-    active = env.active_mmcv
-    if active and active.name in ("mmcv", "mmcv-full"):
-        return active.version
-    spec = downstream_specifier(env.downstream)
-    candidates = sorted(
-        (Version(v) for v in (available or []) if _is_final(v) and Version(v) in spec), reverse=True
-    )
-    if not candidates:
-        raise RefusedError("no mmcv release fits the installed downstream packages",
-                           f"they allow mmcv{spec}", "pass --mmcv-version")
-    return str(candidates[0])
-
-
-def _is_final(v: str) -> bool:
-    try:
-        return not Version(v).is_prerelease
-    except InvalidVersion:
-        return False
 
 
 # --- sdist from the index -----------------------------------------------------------------

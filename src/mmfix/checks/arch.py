@@ -9,21 +9,18 @@ from __future__ import annotations
 from mmfix.builder import arch as archmod
 from mmfix.builder.plan import torch_cuda
 from mmfix.checks.base import Check, CheckContext, Outcome, check, ok, skip, warn
-from mmfix.checks.facts import build_problem
+from mmfix.checks.facts import build_problem, rebuild
 from mmfix.errors import MmfixError
 from mmfix.knowledge import cuda as kcuda
 from mmfix.knowledge.torch_arch import UNSET_NEEDS_GPU_SINCE, supported_arches
 from mmfix.model import Environment
+from mmfix.plan.actions import Manual
 
 CHECKS: list[Check] = []
 
 
 def _torch_version(env: Environment) -> str | None:
     return env.torch.version if env.torch else None
-
-
-def _rebuild(arch: str | None = None) -> str:
-    return "mmfix rebuild" + (f" --arch '{arch}'" if arch else "")
 
 
 def _requested(env: Environment) -> tuple[tuple[archmod.Arch, ...] | None, str]:
@@ -34,11 +31,12 @@ def _requested(env: Environment) -> tuple[tuple[archmod.Arch, ...] | None, str]:
         return archmod.parse_arch_list(text, tv), "TORCH_CUDA_ARCH_LIST"
     ccs = [g.compute_capability for g in env.host.gpus if g.compute_capability]
     if ccs:
-        return archmod.parse_arch_list(";".join(sorted(set(ccs))), tv), "the visible GPUs"
+        return archmod.parse_arch_list(";".join(sorted(set(ccs))), tv, known_only=False), "the visible GPUs"
     return None, "-"
 
 
-@check(CHECKS, "arch-list-invalid", "B", "TORCH_CUDA_ARCH_LIST is one torch accepts")
+@check(CHECKS, "arch-list-invalid", "B", "TORCH_CUDA_ARCH_LIST is one torch accepts",
+       "TORCH_CUDA_ARCH_LIST is one torch rejects")
 def arch_list_invalid(ctx: CheckContext) -> Outcome:
     env = ctx.env
     tv = _torch_version(env)
@@ -53,28 +51,28 @@ def arch_list_invalid(ctx: CheckContext) -> Outcome:
             return build_problem(ctx.env,
                 f"TORCH_CUDA_ARCH_LIST is unset and no GPU is visible: torch {tv} then fails with "
                 "IndexError in _get_cuda_arch_flags",
-                fix=f"{_rebuild()} (picks the portable list {portable}), or export TORCH_CUDA_ARCH_LIST='{portable}'",
-                auto_fix="rebuild",
+                action=rebuild(ctx.env, f"picks the portable list {portable}"),
+                headline="TORCH_CUDA_ARCH_LIST is unset and no GPU is visible: torch cannot pick an arch",
             )
         return ok(f"TORCH_CUDA_ARCH_LIST is unset; torch {tv} builds for the current GPU")
     try:
         archs = archmod.parse_arch_list(text, tv)
     except MmfixError as exc:
-        return build_problem(ctx.env, f"TORCH_CUDA_ARCH_LIST='{text}': {exc.one_line()}", fix="export TORCH_CUDA_ARCH_LIST='8.6' (one of: "
-                    + archmod.ACCEPTED_FORMS + ")")
+        return build_problem(ctx.env, f"TORCH_CUDA_ARCH_LIST='{text}': {exc.one_line()}",
+                             action=Manual("export TORCH_CUDA_ARCH_LIST='8.6' (one of: " + archmod.ACCEPTED_FORMS + ")"))
     norm = archmod.to_torch_list(archs)
     unknown = [str(a) for a in archs if a.cc not in supported_arches(tv)]
     if unknown:
         return build_problem(ctx.env,
             f"TORCH_CUDA_ARCH_LIST='{text}' names {', '.join(unknown)}, unknown to torch {tv}",
             f"torch {tv} accepts {', '.join(supported_arches(tv))}",
-            fix=f"export TORCH_CUDA_ARCH_LIST='{archmod.to_torch_list(a for a in archs if a.cc in supported_arches(tv)) or '8.6'}'",
+            action=rebuild(ctx.env, arch=archmod.to_torch_list(a for a in archs if a.cc in supported_arches(tv)) or "8.6"),
             arch_list=norm,
         )
     if archmod.has_separator_problem(text):
         return build_problem(ctx.env,
             f"TORCH_CUDA_ARCH_LIST='{text}' uses ',' or an empty entry; torch splits on ';' and spaces only",
-            fix=f"export TORCH_CUDA_ARCH_LIST='{norm}'",
+            action=rebuild(ctx.env, arch=norm),
             arch_list=norm,
         )
     return ok(f"TORCH_CUDA_ARCH_LIST='{text}' (= {norm})", arch_list=norm)
@@ -92,7 +90,8 @@ def archmod_version_ge(version: str | None, floor: str) -> bool:
         return True
 
 
-@check(CHECKS, "nvcc-arch-unsupported", "B", "the installed nvcc can target the requested GPU archs")
+@check(CHECKS, "nvcc-arch-unsupported", "B", "the installed nvcc can target the requested GPU archs",
+       "the installed nvcc cannot target a requested GPU arch")
 def nvcc_arch_unsupported(ctx: CheckContext) -> Outcome:
     env = ctx.env
     nvcc = env.host.nvcc
@@ -117,11 +116,13 @@ def nvcc_arch_unsupported(ctx: CheckContext) -> Outcome:
         evidence.append(f"sm_{a.sm}: " + (f"CUDA {kits[0]}-{kits[-1]} can target it" if kits else "no known CUDA release targets it"))
     in_range = [a for a in archs if a.sm in sms]
     keep = archmod.to_torch_list(in_range) if in_range else f"{max(sms) // 10}.{max(sms) % 10}+PTX"
-    return build_problem(ctx.env, *evidence, fix=f"install a toolkit that supports it, or build for {_rebuild(keep)}",
-                bad=[f"sm_{a.sm}" for a in bad])
+    return build_problem(ctx.env, *evidence,
+                         action=rebuild(ctx.env, "or install a toolkit that supports the others", arch=keep),
+                         bad=[f"sm_{a.sm}" for a in bad])
 
 
-@check(CHECKS, "cuda-args-override-arch", "B", "MMCV_CUDA_ARGS leaves the arch list to TORCH_CUDA_ARCH_LIST")
+@check(CHECKS, "cuda-args-override-arch", "B", "MMCV_CUDA_ARGS leaves the arch list to TORCH_CUDA_ARCH_LIST",
+       "MMCV_CUDA_ARGS overrides TORCH_CUDA_ARCH_LIST with its own arch flags")
 def cuda_args_override_arch(ctx: CheckContext) -> Outcome:
     args = ctx.env.host.env.get("MMCV_CUDA_ARGS")
     if not args:
@@ -132,13 +133,13 @@ def cuda_args_override_arch(ctx: CheckContext) -> Outcome:
     return warn(
         f"MMCV_CUDA_ARGS='{args}' contains {' '.join(removed)}: torch then ignores TORCH_CUDA_ARCH_LIST "
         "and builds kernels only for those archs",
-        fix=(f"export MMCV_CUDA_ARGS='{rest}'" if rest else "unset MMCV_CUDA_ARGS")
-        + " (mmfix rebuild drops the arch flags for its build)",
-        auto_fix="rebuild",
+        action=rebuild(ctx.env, "drops the arch flags from MMCV_CUDA_ARGS for its build; by hand: "
+                       + (f"export MMCV_CUDA_ARGS='{rest}'" if rest else "unset MMCV_CUDA_ARGS")),
         removed=removed,
     )
 
 
-@check(CHECKS, "threads-per-block", "B", "CUDA launch configuration (THREADS_PER_BLOCK)")
+@check(CHECKS, "threads-per-block", "B", "CUDA launch configuration (THREADS_PER_BLOCK)",
+       "CUDA launch configuration (THREADS_PER_BLOCK) too large for this GPU")
 def threads_per_block(ctx: CheckContext) -> Outcome:
     return skip("seen only at run time: use mmfix explain on the traceback")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from mmfix.model import Environment, Finding, Status
-from mmfix.plan.actions import Action
+from mmfix.plan.actions import Action, is_automatic
 
 
 @dataclass(frozen=True)
@@ -26,28 +26,29 @@ class CheckContext:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A check's verdict before it is named: status, evidence lines, the fix."""
+    """A check's verdict before it is named: status, evidence lines, the remedy as an action.
+
+    ``headline``: what was found, when the check's static problem headline is not precise enough
+    for this outcome (e.g. "no mmcv is installed" rather than "mmcv has no compiled ops").
+    """
 
     status: Status
     evidence: tuple[str, ...] = ()
-    fix: str | None = None
+    action: Action | None = None  # the remedy as data; the fix line is rendered from it
     facts: Mapping[str, Any] = field(default_factory=dict)
-    auto_fix: str | None = None
-    action: Action | None = None  # the remedy as data; when set, ``fix`` is rendered from it
+    headline: str | None = None
 
 
 def ok(*evidence: str, **facts: Any) -> Outcome:
     return Outcome(Status.OK, tuple(evidence), facts=facts)
 
 
-def warn(*evidence: str, fix: str | None = None, auto_fix: str | None = None, action: Action | None = None,
-         **facts: Any) -> Outcome:
-    return Outcome(Status.WARN, tuple(evidence), fix, facts, auto_fix, action)
+def warn(*evidence: str, action: Action | None = None, headline: str | None = None, **facts: Any) -> Outcome:
+    return Outcome(Status.WARN, tuple(evidence), action, facts, headline)
 
 
-def fail(*evidence: str, fix: str | None = None, auto_fix: str | None = None, action: Action | None = None,
-         **facts: Any) -> Outcome:
-    return Outcome(Status.FAIL, tuple(evidence), fix, facts, auto_fix, action)
+def fail(*evidence: str, action: Action | None = None, headline: str | None = None, **facts: Any) -> Outcome:
+    return Outcome(Status.FAIL, tuple(evidence), action, facts, headline)
 
 
 def skip(reason: str, **facts: Any) -> Outcome:
@@ -59,12 +60,24 @@ CheckFunc = Callable[[CheckContext], Outcome]
 
 @dataclass(frozen=True)
 class Check:
-    """One catalog id seen in a live environment."""
+    """One catalog id seen in a live environment.
+
+    ``title``: the healthy assertion (shown beside ✓ and in ``doctor --list``); ``problem``: the
+    headline of a warning or failure, saying what was found ("mmcv has no compiled ops"), so a
+    reader of the headlines alone never gets the opposite of the truth.
+    """
 
     id: str
     family: str  # catalog family letter: A install, B arch, C toolchain, D headers, E runtime, F config
     title: str
     func: CheckFunc
+    problem: str | None = None
+
+    def headline(self, out: Outcome) -> str:
+        """The headline for ``out``: the healthy title for ok/skip, else what was found."""
+        if out.status in (Status.OK, Status.SKIP):
+            return self.title
+        return out.headline or self.problem or f"not so: {self.title}"
 
     def run(self, ctx: CheckContext) -> Finding:
         """Run the check; never raises (a crash becomes a Finding with status ``error``)."""
@@ -76,29 +89,34 @@ class Check:
             return Finding(
                 self.id,
                 Status.ERROR,
-                self.title,
+                f"the check itself crashed ({self.title})",
                 (f"the check crashed: {type(exc).__name__}: {exc} ({where})",),
                 family=self.family,
             )
-        fix = out.action.command(ctx.env.target.executable) if out.action is not None else out.fix
+        act = out.action if out.status in (Status.WARN, Status.FAIL) else None
         return Finding(
             self.id,
             out.status,
-            self.title,
+            self.headline(out),
             out.evidence,
-            fix,
+            act.command(ctx.env.target.executable) if act is not None else None,
             out.facts,
             self.family,
-            out.auto_fix,
-            out.action,
+            act.kind if act is not None and is_automatic(act) else None,
+            act,
         )
 
 
-def check(registry: list[Check], id: str, family: str, title: str) -> Callable[[CheckFunc], CheckFunc]:
-    """Decorator: append the function to ``registry`` (a module's ordered ``CHECKS`` list)."""
+def check(
+    registry: list[Check], id: str, family: str, title: str, problem: str | None = None
+) -> Callable[[CheckFunc], CheckFunc]:
+    """Decorator: append the function to ``registry`` (a module's ordered ``CHECKS`` list).
+
+    ``title`` is the healthy assertion, ``problem`` the headline when the check warns or fails.
+    """
 
     def deco(func: CheckFunc) -> CheckFunc:
-        registry.append(Check(id, family, title, func))
+        registry.append(Check(id, family, title, func, problem))
         return func
 
     return deco

@@ -14,16 +14,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import SpecifierSet
+
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
+from mmfix.checks.facts import rebuild
 from mmfix.knowledge import downstream as kd
 from mmfix.model import Downstream, Environment, MmcvDist
+from mmfix.plan.actions import Manual, Rebuild
 from mmfix.probe.downstream_bounds import read_mmcv_bounds_file
 
 CHECKS: list[Check] = []
 
 # Seconds the wheel index may take to answer before the recommendation falls back to a build.
 WHEEL_TIMEOUT_S = 5.0
-_SHADOW_FIX = "pip install -e . in the project tree, so the tree and the installed copy are one"
+_SHADOW_FIX = Manual("pip install -e . in the project tree, so the tree and the installed copy are one")
 
 
 def _package_dir(ds: Downstream) -> str | None:
@@ -118,6 +122,20 @@ def default_wheel_finder(env: Environment) -> kd.WheelFinder | None:
     return finder
 
 
+_SHADOW_HEADLINE = "a project tree shadows an installed OpenMMLab package"
+
+
+def _action(env: Environment, bounded: list[Downstream], rec: kd.Recommendation) -> Rebuild:
+    """Rebuild (or install a prebuilt wheel of) an mmcv inside every downstream range: the range is
+    the action's constraint; the planner picks the release (the newest inside it and every other
+    constraint) and rebuild takes a fitting prebuilt wheel of it before compiling."""
+    spec = SpecifierSet()
+    for d in bounded:
+        spec &= kd.spec_for(d)
+    text = ",".join(sorted({str(s) for s in spec}, key=lambda t: (not t.startswith(">"), t)))  # min first
+    return rebuild(env, f"newest inside: {rec.candidates[0]}", mmcv_version=text)
+
+
 def evaluate_downstream(
     env: Environment, wheel_finder: kd.WheelFinder | None = None, cwd: str | None = None
 ) -> Outcome:
@@ -127,7 +145,7 @@ def evaluate_downstream(
     bounded = [d for d in downstream if d.mmcv_min or d.mmcv_max]
     if not downstream:
         if shadow:
-            return warn(*shadow, fix=_SHADOW_FIX)
+            return warn(*shadow, action=_SHADOW_FIX, headline=_SHADOW_HEADLINE)
         return skip("no OpenMMLab downstream package (mmdet, mmseg, ...) installed")
     ranges = [kd.range_text(d) for d in downstream]
     unknown = [f"{d.name} {d.version}: no mmcv bound found in its __init__.py"
@@ -144,36 +162,39 @@ def evaluate_downstream(
             *ranges,
             "no mmcv release satisfies all of them",
             *shadow,
-            fix="install downstream versions of one generation (all mmcv 1.x: mmdet 2.x, "
-            "mmseg 0.x; or all mmcv 2.x: mmdet 3.x, mmseg 1.x)",
+            action=Manual("install downstream versions of one generation (all mmcv 1.x: mmdet 2.x, "
+                          "mmseg 0.x; or all mmcv 2.x: mmdet 3.x, mmseg 1.x)"),
+            headline="the installed downstream packages need mmcv versions that do not overlap",
             **facts,
         )
     rejecting = []
     if mmcv is not None:
         rejecting = [d for d in bounded if kd.accepts(d, mmcv.version) is False]
     if mmcv is None:
-        return fail(*ranges, "no mmcv installed", *shadow, fix=rec.command, auto_fix="rebuild",
-                    **facts)
+        return fail(*ranges, "no mmcv installed", *shadow, action=_action(env, bounded, rec),
+                    headline="no mmcv is installed for the downstream packages", **facts)
     if rejecting:
         return fail(
             f"installed {mmcv.name} {mmcv.version}",
             *(f"{kd.range_text(d)}: rejects {mmcv.version}" for d in rejecting),
             *(r for r in ranges if not any(r.startswith(d.name + " ") for d in rejecting)),
-            f"newest mmcv inside every range: {rec.version} ({rec.dist})",
+            f"newest mmcv inside every range: {rec.candidates[0]} ({kd.dist_for(rec.candidates[0])})",
+            *([f"a prebuilt wheel of mmcv {rec.version} is on {rec.wheel_index}"] if rec.wheel_index else []),
             *shadow,
-            fix=rec.command,
-            auto_fix=None if rec.wheel_index else "rebuild",
+            action=_action(env, bounded, rec),
             **facts,
         )
     if shadow or unknown:
         return warn(f"installed {mmcv.name} {mmcv.version} is inside every range", *ranges,
                     *unknown, *shadow,
-                    fix=_SHADOW_FIX if shadow else None,
+                    action=_SHADOW_FIX if shadow else None,
+                    headline=_SHADOW_HEADLINE if shadow else "a downstream package's mmcv range is unknown",
                     **facts)
     return ok(f"installed {mmcv.name} {mmcv.version} is inside every range", *ranges, **facts)
 
 
-@check(CHECKS, "downstream-version-mismatch", "A", "mmcv version inside every downstream range")
+@check(CHECKS, "downstream-version-mismatch", "A", "mmcv version inside every downstream range",
+       "the installed mmcv is outside a downstream package's range")
 def downstream_version_mismatch(ctx: CheckContext) -> Outcome:
     """Compare the active mmcv with each installed downstream package's own assertion."""
     return evaluate_downstream(ctx.env, default_wheel_finder(ctx.env), os.getcwd())

@@ -17,6 +17,7 @@ from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, ski
 from mmfix.config_lint import Config
 from mmfix.errors import MmfixError
 from mmfix.model import Environment
+from mmfix.plan.actions import Manual
 
 CHECKS: list[Check] = []
 
@@ -47,7 +48,8 @@ def load(ctx: CheckContext) -> Config | Outcome:
 # --- ddp-unused-parameters -----------------------------------------------------------------------
 
 
-@check(CHECKS, "ddp-unused-parameters", "F", "DDP can cope with parameters unused in the loss")
+@check(CHECKS, "ddp-unused-parameters", "F", "DDP can cope with parameters unused in the loss",
+       "DDP would stop on parameters unused in the loss")
 def ddp_unused_parameters(ctx: CheckContext) -> Outcome:
     """``find_unused_parameters=True`` (top level, or in ``model_wrapper_cfg`` under mmengine).
     Whether a model leaves parameters unused is only visible at run time, so an unset value is a
@@ -68,7 +70,7 @@ def ddp_unused_parameters(ctx: CheckContext) -> Outcome:
         "stops with: Expected to have finished reduction in the prior iteration before "
         "starting a new one",
         "TORCH_DISTRIBUTED_DEBUG=DETAIL makes torch name the unused parameters",
-        fix="find_unused_parameters = True (in the config), or remove the unused parameters",
+        action=Manual("find_unused_parameters = True (in the config), or remove the unused parameters"),
     )
 
 
@@ -79,7 +81,8 @@ def _hook_type(hook: Any) -> str:
     return str(hook.get("type")) if isinstance(hook, dict) else ""
 
 
-@check(CHECKS, "double-backward-hooks", "F", "one optimizer hook calls backward")
+@check(CHECKS, "double-backward-hooks", "F", "one optimizer hook calls backward",
+       "two optimizer hooks call backward")
 def double_backward_hooks(ctx: CheckContext) -> Outcome:
     """``GradientCumulativeOptimizerHook`` in ``custom_hooks`` while ``optimizer_config`` is a plain
     ``OptimizerHook``: both call ``loss.backward()`` (mmcv#1379; mmcv FAQ)."""
@@ -96,8 +99,9 @@ def double_backward_hooks(ctx: CheckContext) -> Outcome:
         return fail(
             f"{_hook_type(cumulative[0])} in custom_hooks of an mmengine config "
             "(mmengine has no such hook; its OptimWrapper already calls backward)",
-            fix=f"remove it from custom_hooks and set optim_wrapper = dict(..., "
-            f"accumulative_counts={n})",
+            action=Manual(f"remove it from custom_hooks and set optim_wrapper = dict(..., "
+                          f"accumulative_counts={n})"),
+            headline="an mmcv 1.x gradient-accumulation hook in an mmengine config",
         )
     oc = cfg.get("optimizer_config")
     plain = isinstance(oc, dict) and _hook_type({"type": "OptimizerHook", **oc}) in (
@@ -112,8 +116,8 @@ def double_backward_hooks(ctx: CheckContext) -> Outcome:
         f"custom_hooks has {_hook_type(cumulative[0])} and optimizer_config is a plain "
         f"{_hook_type({'type': 'OptimizerHook', **oc})}: loss.backward() runs twice",
         "symptom: RuntimeError: Trying to backward through the graph a second time",
-        fix=f"optimizer_config = dict(type='{kind}', cumulative_iters={n}, grad_clip={clip!r}) "
-        "and remove the hook from custom_hooks",
+        action=Manual(f"optimizer_config = dict(type='{kind}', cumulative_iters={n}, grad_clip={clip!r}) "
+                      "and remove the hook from custom_hooks"),
     )
 
 
@@ -236,10 +240,11 @@ def evaluate_registry(cfg: Config, env: Environment, cwd: str) -> Outcome:
                   "not be looked up, so this list is an upper bound")
         fix = f"install {' and '.join(incomplete)} first; then: {fix}"
     status = warn if incomplete or not dirs else fail
-    return status(*ev, symptom, scanned, fix=fix, missing=sorted(types))
+    return status(*ev, symptom, scanned, action=Manual(fix), missing=sorted(types))
 
 
-@check(CHECKS, "registry-missing-module", "F", "every config type is registered")
+@check(CHECKS, "registry-missing-module", "F", "every config type is registered",
+       "a config type is not registered by any imported module")
 def registry_missing_module(ctx: CheckContext) -> Outcome:
     """Type names of the config that no installed package or ``custom_imports`` module registers
     (found statically: ``register_module`` decorators and calls)."""

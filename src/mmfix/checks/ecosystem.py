@@ -33,7 +33,8 @@ def _mmengine(env: Environment) -> str | None:
     return next((d.version for d in env.downstream if d.name == "mmengine"), None)
 
 
-@check(CHECKS, "torch-gpu-unsupported", "B", "the installed torch has kernels for every visible GPU")
+@check(CHECKS, "torch-gpu-unsupported", "B", "the installed torch has kernels for every visible GPU",
+       "the installed torch has no kernels for a visible GPU")
 def torch_gpu_unsupported(ctx: CheckContext) -> Outcome:
     """Each GPU's compute capability against torch's own arch list (SASS of the same major, or a
     PTX to JIT from): when torch lacks it, no mmcv build can help."""
@@ -65,7 +66,8 @@ def torch_gpu_unsupported(ctx: CheckContext) -> Outcome:
     )
 
 
-@check(CHECKS, "torch-load-weights-only", "E", "checkpoints load under this torch's weights_only default")
+@check(CHECKS, "torch-load-weights-only", "E", "checkpoints load under this torch's weights_only default",
+       "this torch's weights_only default refuses the checkpoints mmengine / mmcv 1.x write")
 def torch_load_weights_only(ctx: CheckContext) -> Outcome:
     """torch >= 2.6 with an mmengine / mmcv 1.x checkpoint loader that does not pass
     ``weights_only=False``: checkpoints that pickle other objects (a training checkpoint's
@@ -91,7 +93,8 @@ def torch_load_weights_only(ctx: CheckContext) -> Outcome:
     )
 
 
-@check(CHECKS, "mmcv2-removed-1x-api", "A", "no installed package imports what mmcv 2.0 moved to mmengine")
+@check(CHECKS, "mmcv2-removed-1x-api", "A", "no installed package imports what mmcv 2.0 moved to mmengine",
+       "an installed package imports what mmcv 2.0 moved to mmengine")
 def mmcv2_removed_1x_api(ctx: CheckContext) -> Outcome:
     """With mmcv >= 2.0 installed: an installed OpenMMLab package whose source imports
     ``mmcv.runner``, ``mmcv.parallel``, ``mmcv.Config`` ... (read by the probe, never imported)."""
@@ -112,7 +115,8 @@ def mmcv2_removed_1x_api(ctx: CheckContext) -> Outcome:
     )
 
 
-@check(CHECKS, "yapf-formatcode-verify", "A", "yapf accepts what mmcv / mmengine's Config passes")
+@check(CHECKS, "yapf-formatcode-verify", "A", "yapf accepts what mmcv / mmengine's Config passes",
+       "yapf rejects the verify= argument mmcv / mmengine's Config passes")
 def yapf_formatcode_verify(ctx: CheckContext) -> Outcome:
     """yapf >= 0.40.2 (no ``verify`` argument) beside mmcv 1.x or mmengine < 0.8.5, which pass it."""
     env = ctx.env

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
-
-from packaging.version import Version
 
 from mmfix.checks.base import Outcome, fail, warn
 from mmfix.model import Environment
+from mmfix.plan.actions import Action, Rebuild
 
 
 def torch_is_cuda(env: Environment) -> bool:
@@ -29,36 +27,18 @@ def cuda_in_use(env: Environment) -> str | None:
     return env.torch.cuda if env.torch else None
 
 
-def python_flag(env: Environment) -> str:
-    return f"--python {shlex.quote(env.target.executable)}"
+def rebuild(env: Environment, note: str = "", **params: Any) -> Rebuild:
+    """The ``Rebuild`` action for this environment: CPU ops for a CPU torch (``cpu=True``), else the
+    rebuild's default arch (the visible GPUs, or the portable list) unless ``arch=`` is given.
+    Other ``params`` (``mmcv_version``, ``threads_per_block``, ``source``) pass through."""
+    if not torch_is_cuda(env) and not params.get("arch"):
+        params.setdefault("cpu", True)
+    return Rebuild(note=note, **params)
 
 
-def rebuild_command(env: Environment, extra: str = "") -> str:
-    """The exact ``mmfix rebuild`` command for this environment: --cpu for a CPU torch, the visible
-    GPUs' compute capabilities as --arch for a CUDA torch."""
-    parts = ["mmfix rebuild", python_flag(env)]
-    if not torch_is_cuda(env):
-        parts.append("--cpu")
-    else:
-        ccs = sorted({g.compute_capability for g in env.host.gpus if g.compute_capability}, key=Version)
-        if ccs:
-            parts.append(f"--arch {shlex.quote(';'.join(ccs))}")
-    active = env.active_mmcv
-    if active is not None:
-        parts.append(f"--mmcv-version {active.version}")
-    if extra:
-        parts.append(extra)
-    return " ".join(parts)
-
-
-def pip_command(env: Environment, args: str) -> str:
-    """``<target python> -m pip <args>``: pip of the target environment, never another one."""
-    return f"{shlex.quote(env.target.executable)} -m pip {args}"
-
-
-def build_problem(env: Environment, *evidence: str, fix: str, auto_fix: str | None = "rebuild", **facts: Any) -> Outcome:
+def build_problem(env: Environment, *evidence: str, action: Action | None, **facts: Any) -> Outcome:
     """A problem that only bites when mmcv is (re)built: a failure when a build is needed now,
     a warning when mmcv already has its ops (the next rebuild would hit it)."""
     if build_needed(env):
-        return fail(*evidence, fix=fix, auto_fix=auto_fix, **facts)
-    return warn(*evidence, "(mmcv already has ops: this matters for the next build)", fix=fix, auto_fix=auto_fix, **facts)
+        return fail(*evidence, action=action, **facts)
+    return warn(*evidence, "(mmcv already has ops: this matters for the next build)", action=action, **facts)

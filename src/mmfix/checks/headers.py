@@ -12,6 +12,7 @@ from pathlib import Path
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
 from mmfix.errors import RefusedError
 from mmfix.patching import catalog, engine, textdiff
+from mmfix.plan.actions import Manual, PatchHeaders
 
 CHECKS: list[Check] = []
 
@@ -21,6 +22,15 @@ TITLES = {
     "torch-header-profile-kind": "torch 1.7 ir.h ProfileOptionalOp::Kind (nvcc+MSVC)",
     "pybind11-cast-complete-type": "torch <= 1.7.0 pybind11 cast.h complete type (nvcc+MSVC)",
     "torch-header-compiled-autograd": "torch >= 2.8 compiled_autograd.h guard (nvcc+MSVC)",
+}
+
+# What a warning or failure of each check found (the headline beside ! and ✗).
+PROBLEMS = {
+    "torch-header-all-slots": "torch 1.5 module.h has the 'constexpr bool all_slots' nvcc+MSVC reject",
+    "torch-header-constexpr-win-cuda": "torch 1.6 module.h has the CONSTEXPR_EXCEPT_WIN_CUDA members nvcc+MSVC reject",
+    "torch-header-profile-kind": "torch 1.7 ir.h has the ProfileOptionalOp::Kind initializer nvcc+MSVC reject",
+    "pybind11-cast-complete-type": "torch's pybind11 cast.h has the cast nvcc+MSVC reject",
+    "torch-header-compiled-autograd": "torch's compiled_autograd.h lacks the guard nvcc+MSVC need",
 }
 
 
@@ -62,31 +72,34 @@ def _make(patch_id: str) -> None:
         patch = patches[0]
         state, detail = header_state(patch, Path(torch.location))
         rel = f"torch/{patch.path}"
-        fix = f"mmfix patch-torch-headers --python {env.target.executable}"
+        action = PatchHeaders(torch.location)
         if state in (engine.ALREADY, engine.NOT_NEEDED):
             return ok(f"{rel}: {'patched' if state == engine.ALREADY else 'not affected'}")
         if state == engine.APPLIED:
             return fail(
                 f"{rel} is the released torch {torch.version} file that nvcc+MSVC rejects",
-                fix=fix,
-                auto_fix="patch-torch-headers",
+                action=action,
+                headline=f"{PROBLEMS[patch_id]} (released file, unpatched)",
             )
         if state == engine.REPAIRED:
             return fail(
                 f"{rel} carries a known hand edit that is not valid C++ ({detail})",
-                fix=fix,
-                auto_fix="patch-torch-headers",
+                action=action,
+                headline=f"{PROBLEMS[patch_id]} (a hand edit that does not compile)",
             )
         if state == "hand-edit-ok":
             return ok(f"{rel}: a known hand edit that works ({detail})")
         if state == "missing":
-            return warn(f"{rel} not found ({detail}): torch installed without its headers?")
+            return warn(f"{rel} not found ({detail}): torch installed without its headers?",
+                        headline=f"torch's {patch.path} is missing")
         return warn(
             f"{rel} has content mmfix does not know ({detail})",
-            fix="reinstall torch to restore the released file, then " + fix,
+            action=Manual("reinstall torch to restore the released file, then "
+                          + action.command(env.target.executable)),
+            headline=f"torch's {patch.path} has content mmfix does not know",
         )
 
-    check(CHECKS, patch_id, "D", TITLES[patch_id])(run)
+    check(CHECKS, patch_id, "D", TITLES[patch_id], PROBLEMS[patch_id])(run)
 
 
 for _id in TITLES:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
-from mmfix.checks.facts import build_needed, pip_command, rebuild_command
+from mmfix.checks.facts import build_needed, rebuild
 from mmfix.knowledge.buildtools import SETUPTOOLS_PIN, SETUPTOOLS_WITHOUT_PKG_RESOURCES
 from mmfix.knowledge.versions import parse_version as version
+from mmfix.model import MmcvDist
+from mmfix.plan.actions import EnvChange, Manual, PurgePipCache, Uninstall
 
 CHECKS: list[Check] = []
 
@@ -19,14 +21,15 @@ def _is_lite(name: str, ver: str) -> bool:
     return name == "mmcv-lite" or (name == "mmcv" and v is not None and v < version("2.0.0rc0"))  # type: ignore[operator]
 
 
-@check(CHECKS, "mmcv-ops-missing", "A", "mmcv is installed with its compiled ops (mmcv._ext)")
+@check(CHECKS, "mmcv-ops-missing", "A", "mmcv is installed with its compiled ops (mmcv._ext)",
+       "mmcv has no compiled ops (no mmcv._ext)")
 def ops_missing(ctx: CheckContext) -> Outcome:
     env = ctx.env
     if not env.mmcv:
-        return warn(
+        return fail(
             "no mmcv, mmcv-full or mmcv-lite distribution is installed in the target environment",
-            fix=f"mmfix wheels --install, or {rebuild_command(env)}",
-            auto_fix="rebuild",
+            action=rebuild(env, "installs a prebuilt wheel when one fits, else builds"),
+            headline="no mmcv is installed",
         )
     active = env.active_mmcv
     assert active is not None
@@ -40,42 +43,51 @@ def ops_missing(ctx: CheckContext) -> Outcome:
         evidence.append(LITE_NOTE)
     if env.ext_import and env.ext_import.error:
         evidence.append(f"import mmcv._ext: {env.ext_import.error_type}: {env.ext_import.error}")
-    return fail(*evidence, fix=rebuild_command(env), auto_fix="rebuild", package=active.name, version=active.version)
+    return fail(*evidence, action=rebuild(env), package=active.name, version=active.version)
 
 
-@check(CHECKS, "mmcv-lite-and-full", "A", "only one mmcv distribution is installed")
+@check(CHECKS, "mmcv-lite-and-full", "A", "only one mmcv distribution is installed",
+       "two mmcv distributions share the mmcv package folder")
 def lite_and_full(ctx: CheckContext) -> Outcome:
     dists = ctx.env.mmcv
     if len(dists) < 2:
         return ok(f"{len(dists)} mmcv-family distribution(s) installed")
     names = ", ".join(f"{d.name} {d.version}" for d in dists)
-    without_ops = [d.name for d in dists if not d.has_ext]
-    target = " ".join(sorted(set(without_ops))) or " ".join(d.name for d in dists[1:])
     return fail(
         f"installed together: {names}; they share the 'mmcv' package folder, so one overwrites the other",
-        fix=pip_command(ctx.env, f"uninstall -y {target}"),
+        action=Uninstall(extra_dists(dists), "the mmcv that stays is reinstalled after: they share files"),
     )
 
 
-@check(CHECKS, "setuptools-no-pkg-resources", "A", "setuptools provides pkg_resources for mmcv's setup.py")
+def extra_dists(dists: tuple[MmcvDist, ...]) -> tuple[str, ...]:
+    """The distributions to remove when several mmcv-family ones are installed: those without ops
+    when one has them; else all but the one meant to carry ops (``mmcv`` >= 2.0 or ``mmcv-full``)."""
+    keep = next((d for d in dists if d.has_ext), None)
+    keep = keep or next((d for d in dists if not _is_lite(d.name, d.version)), dists[0])
+    return tuple(sorted({d.name for d in dists if d.name != keep.name}))
+
+
+@check(CHECKS, "setuptools-no-pkg-resources", "A", "setuptools provides pkg_resources for mmcv's setup.py",
+       "setuptools has no pkg_resources for mmcv's setup.py")
 def setuptools_pkg_resources(ctx: CheckContext) -> Outcome:
     env = ctx.env
     st = env.target.packages.get("setuptools")
     v = version(st)
     if v is None:
         return warn("setuptools is not installed in the target environment; mmcv's setup.py needs it",
-                    fix=pip_command(env, f"install '{SETUPTOOLS_PIN}'"))
+                    action=EnvChange(("setuptools",), note="mmfix rebuild patches setup.py for setuptools >= 82"),
+                    headline="setuptools is not installed")
     if v < version(SETUPTOOLS_WITHOUT_PKG_RESOURCES):  # type: ignore[operator]
         return ok(f"setuptools {st} still ships pkg_resources (removed in {SETUPTOOLS_WITHOUT_PKG_RESOURCES})")
-    evidence = (f"setuptools {st} has no pkg_resources (removed in {SETUPTOOLS_WITHOUT_PKG_RESOURCES}); every mmcv release's setup.py "
-                "imports it, so building mmcv in this environment fails")
+    evidence = (f"setuptools {st} has no pkg_resources (removed in {SETUPTOOLS_WITHOUT_PKG_RESOURCES}); every mmcv release's "
+                "setup.py imports it, so building mmcv in this environment fails")
     if not build_needed(env):
         return ok(evidence.replace("fails", "would fail"), "mmcv already has ops: nothing to build now")
-    downgrade = pip_command(env, f"install '{SETUPTOOLS_PIN}'")
-    return warn(evidence, fix=f"{rebuild_command(env)}  (patches setup.py; or {downgrade})", auto_fix="rebuild")
+    return warn(evidence, action=rebuild(env, f"patches setup.py in the build copy; or pin '{SETUPTOOLS_PIN}'"))
 
 
-@check(CHECKS, "build-isolation-no-torch", "A", "mmcv was not built in an isolated env without torch")
+@check(CHECKS, "build-isolation-no-torch", "A", "mmcv was not built in an isolated env without torch",
+       "mmcv was built in an isolated env without torch (no ops)")
 def build_isolation(ctx: CheckContext) -> Outcome:
     active = ctx.env.active_mmcv
     if active is None:
@@ -88,13 +100,13 @@ def build_isolation(ctx: CheckContext) -> Outcome:
         return fail(
             f"{active.name} {active.version} came from a wheel tagged {active.wheel_tag}: pip built it in an "
             "isolated environment without torch ('Skip building ext ops due to the absence of torch.')",
-            fix=rebuild_command(ctx.env),
-            auto_fix="rebuild",
+            action=rebuild(ctx.env, "builds without isolation, in the target env"),
         )
     return ok(f"wheel tag {active.wheel_tag or 'unknown'} is not a pure-Python build")
 
 
-@check(CHECKS, "setup-py-python313", "A", "mmcv's setup.py can read its version on this Python")
+@check(CHECKS, "setup-py-python313", "A", "mmcv's setup.py can read its version on this Python",
+       "mmcv's setup.py cannot read its version on this Python")
 def setup_py_python313(ctx: CheckContext) -> Outcome:
     env = ctx.env
     if env.target.version_tuple < (3, 13):
@@ -103,26 +115,29 @@ def setup_py_python313(ctx: CheckContext) -> Outcome:
             "KeyError: '__version__' (exec no longer writes into locals(), PEP 667)")
     if not build_needed(env):
         return ok(text, "mmcv already has ops: nothing to build now")
-    return warn(text, fix=f"{rebuild_command(env)}  (patches get_version() in the build copy)", auto_fix="rebuild")
+    return warn(text, action=rebuild(env, "patches get_version() in the build copy"))
 
 
-@check(CHECKS, "pip-cache-stale-wheel", "A", "pip's wheel cache holds no ops-less mmcv wheel")
+@check(CHECKS, "pip-cache-stale-wheel", "A", "pip's wheel cache holds no ops-less mmcv wheel",
+       "pip's wheel cache holds an ops-less mmcv wheel")
 def pip_cache(ctx: CheckContext) -> Outcome:
     stale = [w for w in ctx.env.pip_cached_mmcv_wheels if w.endswith("-none-any.whl")]
     if not stale:
         return ok(f"{len(ctx.env.pip_cached_mmcv_wheels)} mmcv wheel(s) in pip's cache, none tagged none-any")
     evidence = [f"cached: {w}" for w in stale[:5]]
     evidence.append("pip reuses this wheel (no ops) for every later install of that version")
-    return warn(*evidence, fix=f"{pip_command(ctx.env, 'cache remove mmcv')}; build with --no-cache-dir (mmfix rebuild does)")
+    return warn(*evidence, action=PurgePipCache("mmcv", "mmfix rebuild builds with --no-cache-dir"))
 
 
-@check(CHECKS, "git-checkout-ops-off", "A", "an mmcv 1.x source install was built with MMCV_WITH_OPS=1")
+@check(CHECKS, "git-checkout-ops-off", "A", "an mmcv 1.x source install was built with MMCV_WITH_OPS=1",
+       "an mmcv 1.x source install was built without ops (MMCV_WITH_OPS=0)")
 def git_checkout(ctx: CheckContext) -> Outcome:
     env = ctx.env
     flag = env.host.env.get("MMCV_WITH_OPS")
     if flag == "0":
         return warn("MMCV_WITH_OPS=0 is set: any mmcv build from here has no ops",
-                    fix="unset MMCV_WITH_OPS (mmfix rebuild sets MMCV_WITH_OPS=1 for its build)")
+                    action=Manual("unset MMCV_WITH_OPS (mmfix rebuild sets MMCV_WITH_OPS=1 for its build)"),
+                    headline="MMCV_WITH_OPS=0 is set: mmcv builds from this shell have no ops")
     active = env.active_mmcv
     if active is None:
         return skip("mmcv is not installed")
@@ -133,7 +148,6 @@ def git_checkout(ctx: CheckContext) -> Outcome:
         return fail(
             f"{active.name} {active.version} is installed from a source tree ({active.package_dir}) without ops: "
             "1.x setup.py defaults MMCV_WITH_OPS to 0 in git checkouts",
-            fix=f"MMCV_WITH_OPS=1 {pip_command(env, 'install -e ' + src)} (or {rebuild_command(env)})",
-            auto_fix="rebuild",
+            action=rebuild(env, "builds the tree with MMCV_WITH_OPS=1", source=src),
         )
     return ok(f"{active.name} {active.version}: not an ops-less 1.x source install")

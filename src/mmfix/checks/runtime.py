@@ -14,12 +14,14 @@ from typing import Any
 from packaging.version import Version
 
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
+from mmfix.checks.facts import rebuild
 from mmfix.knowledge import buildtools
 from mmfix.knowledge import cuda as kc
 from mmfix.knowledge import downstream as kd
 from mmfix.knowledge import runtime as kr
 from mmfix.knowledge.versions import parse_version as _v
 from mmfix.model import Environment
+from mmfix.plan.actions import EnvChange, Manual, Rebuild
 
 CHECKS: list[Check] = []
 
@@ -39,7 +41,8 @@ def _arch_arg(ccs: list[str]) -> str:
 # --- B: kernels ----------------------------------------------------------------------------------
 
 
-@check(CHECKS, "cuda-arch-not-compiled", "B", "mmcv's CUDA kernels run on every visible GPU")
+@check(CHECKS, "cuda-arch-not-compiled", "B", "mmcv's CUDA kernels run on every visible GPU",
+       "mmcv has no kernels compiled for a visible GPU")
 def cuda_arch_not_compiled(ctx: CheckContext) -> Outcome:
     """Each GPU's compute capability against the SASS/PTX in ``_ext`` (PTX JIT considered)."""
     env = ctx.env
@@ -73,16 +76,16 @@ def cuda_arch_not_compiled(ctx: CheckContext) -> Outcome:
     if missing:
         return fail(*lines, "symptom: CUDA error: no kernel image is available for execution "
                     "on the device / invalid device function",
-                    fix=f'mmfix rebuild --arch "{_arch_arg(missing + jit)}"', auto_fix="rebuild",
-                    **facts)
+                    action=Rebuild(arch=_arch_arg(missing + jit)), **facts)
     if jit:
         return warn(*lines, "PTX JIT works but slows the first launch and needs a driver that "
-                    "knows that PTX version", fix=f'mmfix rebuild --arch "{_arch_arg(jit)}"',
-                    **facts)
+                    "knows that PTX version", action=Rebuild(arch=_arch_arg(jit)),
+                    headline="a visible GPU runs mmcv's kernels only through PTX JIT", **facts)
     return ok(*lines, **facts)
 
 
-@check(CHECKS, "ops-cpu-only", "B", "mmcv ops built with CUDA when torch has CUDA")
+@check(CHECKS, "ops-cpu-only", "B", "mmcv ops built with CUDA when torch has CUDA",
+       "mmcv ops were built without CUDA although torch has CUDA")
 def ops_cpu_only(ctx: CheckContext) -> Outcome:
     """torch with CUDA but mmcv's ``get_compiling_cuda_version()`` says ``not available`` (or no
     GPU code in ``_ext``): built without a visible GPU and without ``FORCE_CUDA=1``."""
@@ -98,7 +101,7 @@ def ops_cpu_only(ctx: CheckContext) -> Outcome:
     )
     ccs = [g.compute_capability for g in env.host.gpus if g.compute_capability]
     arch = _arch_arg(ccs) if ccs else (kc.portable_archs(torch.cuda) or "")
-    fix = f'mmfix rebuild --arch "{arch}"' if arch else "mmfix rebuild"
+    action = Rebuild(arch=arch or None, note="builds with FORCE_CUDA=1")
     if compiled == _NO_CUDA or (no_code and compiled is None):
         ev = [f"torch {torch.version} has CUDA {torch.cuda}"]
         if compiled == _NO_CUDA:
@@ -107,13 +110,13 @@ def ops_cpu_only(ctx: CheckContext) -> Outcome:
             ev.append(f"{ext.path} holds no SASS and no PTX")
         ev.append("symptom: nms is not compiled with GPU support / "
                   "implementation for device cuda:0 not found")
-        return fail(*ev, fix=fix + " (builds with FORCE_CUDA=1)", auto_fix="rebuild",
-                    compiling_cuda_version=compiled)
+        return fail(*ev, action=action, compiling_cuda_version=compiled)
     if compiled:
         t_major, m_major = torch.cuda.split(".")[0], compiled.split(".")[0]
         if t_major != m_major:
             return warn(f"mmcv was compiled with CUDA {compiled}, torch uses CUDA {torch.cuda}",
-                        fix=fix, auto_fix="rebuild", compiling_cuda_version=compiled)
+                        action=action, compiling_cuda_version=compiled,
+                        headline="mmcv was compiled with another CUDA major than torch uses")
         return ok(f"mmcv compiled with CUDA {compiled}; torch CUDA {torch.cuda}",
                   compiling_cuda_version=compiled)
     if ext is not None and ext.cuobjdump is not None:
@@ -131,7 +134,8 @@ def _split_cuda(name: str) -> bool:
     return any(name.startswith(lib) for lib in kr.SPLIT_CUDA_LIBS)
 
 
-@check(CHECKS, "ext-undefined-symbol", "E", "mmcv._ext loads against the installed torch")
+@check(CHECKS, "ext-undefined-symbol", "E", "mmcv._ext loads against the installed torch",
+       "mmcv._ext does not load against the installed torch")
 def ext_undefined_symbol(ctx: CheckContext) -> Outcome:
     """Undefined torch symbols or unresolvable libraries of ``_ext`` (from the import error and
     from the binary itself); ``__cxx11`` vs ``torch._C._GLIBCXX_USE_CXX11_ABI``."""
@@ -163,12 +167,12 @@ def ext_undefined_symbol(ctx: CheckContext) -> Outcome:
         elif torch.cxx11_abi is True and not cxx11 and any("Ss" in s for s in symbols):
             ev.append("the missing symbols use the old C++ ABI std::string while torch was built "
                       "with _GLIBCXX_USE_CXX11_ABI=1")
-    return fail(*ev, fix="mmfix rebuild (against the installed torch), or the prebuilt wheel for "
-                "this torch/CUDA: mmfix wheels --install", auto_fix="rebuild",
+    return fail(*ev, action=rebuild(env, "against the installed torch; a fitting prebuilt wheel first"),
                 symbols=symbols, missing_libs=libs, cxx11=cxx11)
 
 
-@check(CHECKS, "libtorch-cuda-cu-missing", "E", "mmcv._ext does not need torch 1.x split CUDA libs")
+@check(CHECKS, "libtorch-cuda-cu-missing", "E", "mmcv._ext does not need torch 1.x split CUDA libs",
+       "mmcv._ext needs torch 1.x split CUDA libs the installed torch lacks")
 def libtorch_cuda_cu_missing(ctx: CheckContext) -> Outcome:
     """``_ext`` linked to ``libtorch_cuda_cu.so``/``libtorch_cuda_cpp.so`` (torch 1.x builds with
     split CUDA libraries) while the installed torch has only ``libtorch_cuda.so``."""
@@ -185,8 +189,8 @@ def libtorch_cuda_cu_missing(ctx: CheckContext) -> Outcome:
         return fail(*(f"{n}: cannot open shared object file" for n in bad),
                     f"mmcv was built against a torch 1.x with split CUDA libraries; "
                     f"the installed torch {tv} has only libtorch_cuda.so",
-                    fix="mmfix rebuild (against the installed torch), or the matching wheel: "
-                    "mmfix wheels --install", auto_fix="rebuild", libraries=bad)
+                    action=rebuild(env, "against the installed torch; a fitting prebuilt wheel first"),
+                    libraries=bad)
     if ext is None and not (env.ext_import and env.ext_import.attempted):
         return skip("no import result and no _ext binary")
     if needed:
@@ -194,7 +198,8 @@ def libtorch_cuda_cu_missing(ctx: CheckContext) -> Outcome:
     return ok("the _ext does not link torch's split CUDA libraries")
 
 
-@check(CHECKS, "import-segfault", "E", "import mmcv._ext does not crash the interpreter")
+@check(CHECKS, "import-segfault", "E", "import mmcv._ext does not crash the interpreter",
+       "import mmcv._ext crashes the interpreter")
 def import_segfault(ctx: CheckContext) -> Outcome:
     """The import subprocess died from a signal (-11 SIGSEGV; 0xC0000005 on Windows)."""
     env = ctx.env
@@ -203,14 +208,16 @@ def import_segfault(ctx: CheckContext) -> Outcome:
         return skip("mmcv._ext was not imported (no mmcv with ops installed)")
     if imp.timed_out:
         return warn("import mmcv._ext did not finish within the probe's timeout",
-                    fix="run: python -X faulthandler -c 'import mmcv._ext' to see where it hangs")
+                    action=Manual("run: python -X faulthandler -c 'import mmcv._ext' to see where it hangs"),
+                    headline="import mmcv._ext hangs")
     if not imp.crashed:
         return ok(f"import ended normally (return code {imp.returncode})")
     ev = [f"import mmcv._ext died with return code {imp.returncode} (segmentation fault)"]
     if imp.torch_import_ok is False:
         ev.append("import torch alone crashes too: the torch install is broken, not mmcv")
         tv = env.torch.version if env.torch else "<version>"
-        return fail(*ev, fix=f'pip install --force-reinstall --no-deps "torch=={tv}"')
+        return fail(*ev, action=EnvChange((f"torch=={tv}",), pip_options=("--force-reinstall", "--no-deps")),
+                    headline="import torch crashes the interpreter")
     if imp.torch_import_ok:
         ev.append("import torch alone works: mmcv's _ext is the problem")
     gcc = env.host.gcc
@@ -228,11 +235,11 @@ def import_segfault(ctx: CheckContext) -> Outcome:
         if v and cuda_max and v.major > cuda_max:
             ev.append(f"host gcc {gcc.version} is newer than CUDA {tcuda} accepts "
                       f"(<= {cuda_max})")
-    return fail(*ev, fix="mmfix rebuild (with a supported host compiler)", auto_fix="rebuild",
-                returncode=imp.returncode)
+    return fail(*ev, action=rebuild(env, "with a supported host compiler"), returncode=imp.returncode)
 
 
-@check(CHECKS, "cuda-driver-too-old", "E", "NVIDIA driver new enough for torch's CUDA")
+@check(CHECKS, "cuda-driver-too-old", "E", "NVIDIA driver new enough for torch's CUDA",
+       "the NVIDIA driver is too old for torch's CUDA")
 def cuda_driver_too_old(ctx: CheckContext) -> Outcome:
     """``nvidia-smi``'s driver version against the minimum for ``torch.version.cuda``."""
     env = ctx.env
@@ -248,7 +255,7 @@ def cuda_driver_too_old(ctx: CheckContext) -> Outcome:
     if driver is None:
         if said:
             return fail("CUDA driver version is insufficient for CUDA runtime version",
-                        fix=f"update the NVIDIA driver to >= {need}" if need else None)
+                        action=Manual(f"update the NVIDIA driver to >= {need}") if need else None)
         return skip("no NVIDIA driver found (nvidia-smi)")
     if need is None:
         return skip(f"no driver minimum known for CUDA {torch.cuda}")
@@ -257,12 +264,13 @@ def cuda_driver_too_old(ctx: CheckContext) -> Outcome:
         newest = kr.newest_cuda_major_for_driver(driver, windows)
         alt = f", or a torch built for CUDA {newest}.x" if newest else ""
         return fail(f"driver {driver}; torch {torch.version} uses CUDA {torch.cuda}, "
-                    f"which needs >= {need}", fix=f"update the NVIDIA driver to >= {need}{alt}",
+                    f"which needs >= {need}", action=Manual(f"update the NVIDIA driver to >= {need}{alt}"),
                     driver=driver, needed=need)
     return ok(f"driver {driver} >= {need} (CUDA {torch.cuda})", driver=driver, needed=need)
 
 
-@check(CHECKS, "numpy-abi-mismatch", "E", "numpy major matches the one torch was built against")
+@check(CHECKS, "numpy-abi-mismatch", "E", "numpy major matches the one torch was built against",
+       "numpy 2 is installed beside a torch built against NumPy 1")
 def numpy_abi_mismatch(ctx: CheckContext) -> Outcome:
     """torch < 2.3 was built against NumPy 1.x and cannot load NumPy 2."""
     env = ctx.env
@@ -273,13 +281,14 @@ def numpy_abi_mismatch(ctx: CheckContext) -> Outcome:
     tv, nv = _v(env.torch.version), _v(numpy)
     if said or (tv and nv and tv < Version(kr.TORCH_FIRST_NUMPY2) and nv.major >= 2):
         return fail(f"torch {env.torch.version} was built against NumPy 1.x; numpy {numpy} "
-                    "is installed", fix='pip install "numpy<2"', numpy=numpy)
+                    "is installed", action=EnvChange(("numpy<2",)), numpy=numpy)
     if numpy is None:
         return skip("numpy not installed")
     return ok(f"numpy {numpy} with torch {env.torch.version}")
 
 
-@check(CHECKS, "mmddp-torch-internals", "E", "mmcv's MMDistributedDataParallel fits this torch")
+@check(CHECKS, "mmddp-torch-internals", "E", "mmcv's MMDistributedDataParallel fits this torch",
+       "mmcv's MMDistributedDataParallel predates this torch's DDP")
 def mmddp_torch_internals(ctx: CheckContext) -> Outcome:
     """mmcv(-full) 1.x releases whose MMDistributedDataParallel predates a torch DDP change."""
     env = ctx.env
@@ -299,8 +308,8 @@ def mmddp_torch_internals(ctx: CheckContext) -> Outcome:
     need = max(Version(r.mmcv_fixed) for r in broken)
     fits = [v for v in kd.compatible_releases(env.downstream) if Version(v) >= need
             and Version(v) < kd.MMCV_2_FIRST]
-    fix = (f"mmfix rebuild --mmcv-version {fits[0]}" if fits
-           else f'pip install "mmcv-full>={need}" (and a downstream release that accepts it)')
+    action = (rebuild(env, f"newest inside: {fits[0]}", mmcv_version=f">={need},<{kd.MMCV_2_FIRST}") if fits
+              else Manual(f'pip install "mmcv-full>={need}" (and a downstream release that accepts it)'))
     return fail(f"{mmcv.name} {mmcv.version} with torch {torch.version}",
                 *(f"torch >= {r.torch_from} needs mmcv-full >= {r.mmcv_fixed}: {r.symptom}"
-                  for r in broken), fix=fix, auto_fix="rebuild" if fits else None)
+                  for r in broken), action=action)

@@ -11,11 +11,12 @@ import shlex
 
 from mmfix.builder.plan import MEM_PER_JOB, max_jobs
 from mmfix.checks.base import Check, CheckContext, Outcome, check, ok, skip, warn
-from mmfix.checks.facts import build_problem, cuda_in_use, pip_command, rebuild_command, torch_is_cuda
+from mmfix.checks.facts import build_problem, cuda_in_use, rebuild, torch_is_cuda
 from mmfix.knowledge import buildtools, cxx
 from mmfix.knowledge import cuda as cudak
 from mmfix.knowledge.versions import parse_version as version
 from mmfix.model import Environment
+from mmfix.plan.actions import EnvChange, Manual, Rebuild
 
 CHECKS: list[Check] = []
 GIB = 1024**3
@@ -30,7 +31,8 @@ def _needs_cuda_toolchain(env: Environment) -> str | None:
     return None
 
 
-@check(CHECKS, "cuda-home-missing", "C", "the CUDA toolkit torch will compile with is found")
+@check(CHECKS, "cuda-home-missing", "C", "the CUDA toolkit torch will compile with is found",
+       "torch would not find the CUDA toolkit to compile with")
 def cuda_home(ctx: CheckContext) -> Outcome:
     env = ctx.env
     reason = _needs_cuda_toolchain(env)
@@ -40,10 +42,11 @@ def cuda_home(ctx: CheckContext) -> Outcome:
     home = env.host.env.get("CUDA_HOME") or env.host.env.get("CUDA_PATH")
     if nvcc is None:
         kits = [k for k in env.host.toolkits if k.has_nvcc]
-        fix = (f"export CUDA_HOME={shlex.quote(kits[0].root)}" if kits else
-               f"install the CUDA {env.torch.cuda if env.torch else ''} toolkit (nvcc), or use a prebuilt wheel: mmfix wheels --install")
+        action = (Manual(f"export CUDA_HOME={shlex.quote(kits[0].root)}") if kits else
+                  Manual(f"install the CUDA {env.torch.cuda if env.torch else ''} toolkit (nvcc), "
+                         "or use a prebuilt wheel: mmfix wheels --install"))
         return build_problem(env, "no nvcc under $CUDA_HOME/$CUDA_PATH or on PATH (a CUDA runtime image has none)",
-                        fix=fix, auto_fix=None)
+                             action=action)
     if home:
         return ok(f"CUDA_HOME={home}; nvcc {nvcc.version} at {nvcc.path}")
     if nvcc.is_wrapper or not nvcc.toolkit_root or os.path.dirname(os.path.dirname(nvcc.path)) != nvcc.toolkit_root:
@@ -53,14 +56,15 @@ def cuda_home(ctx: CheckContext) -> Outcome:
             env,
             f"CUDA_HOME is unset and the nvcc on PATH ({nvcc.path}) is a wrapper or link outside the toolkit",
             f"torch then guesses CUDA_HOME={guessed}, where cuda.h and the CUDA libraries are not",
-            fix=f"export CUDA_HOME={shlex.quote(real)}  (mmfix rebuild sets it for its build)",
+            action=rebuild(env, f"sets CUDA_HOME={shlex.quote(real)} for its build"),
             guessed=guessed,
             toolkit=nvcc.toolkit_root,
         )
     return ok(f"torch will use {nvcc.toolkit_root} (from nvcc on PATH)")
 
 
-@check(CHECKS, "cuda-headers-missing", "C", "the CUDA math-library headers torch includes are found")
+@check(CHECKS, "cuda-headers-missing", "C", "the CUDA math-library headers torch includes are found",
+       "the CUDA toolkit lacks math-library headers torch includes")
 def cuda_headers(ctx: CheckContext) -> Outcome:
     env = ctx.env
     reason = _needs_cuda_toolchain(env)
@@ -78,13 +82,14 @@ def cuda_headers(ctx: CheckContext) -> Outcome:
     if wheel_dirs:
         evidence.append(f"torch's nvidia-* wheels bring them in: {', '.join(wheel_dirs[:3])}")
         cpath = os.pathsep.join(wheel_dirs)
-        fix = f"export CPATH={shlex.quote(cpath)}  (mmfix rebuild adds them to its build's CPATH)"
+        action: EnvChange | Manual | Rebuild = rebuild(env, f"adds CPATH={shlex.quote(cpath)} for its build")
     else:
-        fix = "install the toolkit's math-library dev packages (libcusparse-dev, libcublas-dev, ...)"
-    return build_problem(env, *evidence, fix=fix, missing=missing)
+        action = Manual("install the toolkit's math-library dev packages (libcusparse-dev, libcublas-dev, ...)")
+    return build_problem(env, *evidence, action=action, missing=missing)
 
 
-@check(CHECKS, "cuda-version-mismatch", "C", "nvcc's CUDA matches the CUDA torch was built with")
+@check(CHECKS, "cuda-version-mismatch", "C", "nvcc's CUDA matches the CUDA torch was built with",
+       "nvcc's CUDA differs from the CUDA torch was built with")
 def cuda_version_mismatch(ctx: CheckContext) -> Outcome:
     env = ctx.env
     reason = _needs_cuda_toolchain(env)
@@ -98,13 +103,15 @@ def cuda_version_mismatch(ctx: CheckContext) -> Outcome:
         return skip(f"unreadable versions: torch CUDA {env.torch.cuda}, nvcc {nvcc.version}")
     if tv.major != nv.major:
         others = [k for k in env.host.toolkits if k.version and version(k.version) and version(k.version).major == tv.major]  # type: ignore[union-attr]
-        fix = (f"export CUDA_HOME={shlex.quote(others[0].root)}" if others else
-               f"install CUDA {env.torch.cuda} (or a torch built for CUDA {nvcc.version}), or mmfix wheels --install")
+        action = (rebuild(env, f"uses the CUDA {others[0].version} toolkit at {shlex.quote(others[0].root)}")
+                  if others else
+                  Manual(f"install CUDA {env.torch.cuda} (or a torch built for CUDA {nvcc.version}), "
+                         "or mmfix wheels --install"))
         return build_problem(env, f"nvcc is CUDA {nvcc.version}, torch {env.torch.version} was built with CUDA {env.torch.cuda}: "
-                        "torch refuses a different major version", fix=fix, auto_fix=None)
+                             "torch refuses a different major version", action=action)
     if tv.minor != nv.minor:
         return warn(f"nvcc is CUDA {nvcc.version}, torch was built with CUDA {env.torch.cuda}: a minor mismatch, torch "
-                    "only warns", fix=None)
+                    "only warns", headline="nvcc's CUDA minor version differs from torch's (torch only warns)")
     return ok(f"CUDA {nvcc.version} on both sides")
 
 
@@ -113,25 +120,28 @@ def _gcc_major(v: str | None) -> int | None:
     return ver.major if ver else None
 
 
-@check(CHECKS, "gcc-unsupported", "C", "the host compiler is one the CUDA toolkit and torch accept")
+@check(CHECKS, "gcc-unsupported", "C", "the host compiler is one the CUDA toolkit and torch accept",
+       "the host compiler is one the CUDA toolkit or torch rejects")
 def gcc_unsupported(ctx: CheckContext) -> Outcome:
     env = ctx.env
     if env.target.platform == "win32":
         return skip("Windows builds use MSVC (see msvc-unsupported)")
     gxx = env.host.gxx or env.host.gcc
     if gxx is None:
-        return build_problem(env, "no g++ on PATH: mmcv's ops are C++", fix="install g++ (e.g. apt-get install g++)", auto_fix=None)
+        return build_problem(env, "no g++ on PATH: mmcv's ops are C++", action=Manual("install g++ (e.g. apt-get install g++)"))
     if gxx.kind == "clang":
         return ok(f"host compiler is clang: {gxx.banner}")
     ver = version(gxx.version)
     if ver is None:
         return skip(f"could not read the version of {gxx.path}")
     if ver.major < buildtools.GCC_TORCH_MIN_MAJOR:
-        return build_problem(env, f"{gxx.path} is GCC {gxx.version}: torch needs GCC {buildtools.GCC_TORCH_MIN_MAJOR} or later", fix="install a newer gcc", auto_fix=None)
+        return build_problem(env, f"{gxx.path} is GCC {gxx.version}: torch needs GCC {buildtools.GCC_TORCH_MIN_MAJOR} or later",
+                             action=Manual("install a newer gcc"))
     faq = buildtools.gcc_faq_problem(ver.major, ver.minor)
     if faq:
         return warn(f"{gxx.path} is GCC {gxx.version}: {faq} (mmcv's FAQ: {buildtools.GCC_FAQ_RULE})",
-                    fix="use another GCC (CC/CXX), e.g. 7.x-9.x")
+                    action=Manual("use another GCC (CC/CXX), e.g. 7.x-9.x"),
+                    headline=f"the host compiler is GCC {gxx.version}, which mmcv's FAQ advises against")
     if not torch_is_cuda(env):
         return ok(f"GCC {gxx.version}; no CUDA host-compiler limit for a CPU build")
     cuda = cuda_in_use(env)
@@ -144,15 +154,16 @@ def gcc_unsupported(ctx: CheckContext) -> Outcome:
     if alternatives:
         alt = alternatives[0]
         cc = alt.path.replace("g++", "gcc")
-        fix = f"CC={shlex.quote(cc)} CXX={shlex.quote(alt.path)} {rebuild_command(env)}"
+        action: Manual | Rebuild = rebuild(env, f"builds with CC={shlex.quote(cc)} CXX={shlex.quote(alt.path)}")
     else:
-        fix = f"install gcc-{limit} g++-{limit} and build with CC=gcc-{limit} CXX=g++-{limit}"
+        action = Manual(f"install gcc-{limit} g++-{limit} and build with CC=gcc-{limit} CXX=g++-{limit}")
     return build_problem(env, f"host compiler GCC {gxx.version} is newer than {limit}, the newest CUDA {cuda} accepts "
                     f"(host_config.h: 'unsupported GNU version! gcc versions later than {limit} are not supported!')",
-                    fix=fix, limit=limit)
+                    action=action, limit=limit)
 
 
-@check(CHECKS, "glibc-cuda-math-clash", "C", "glibc's math headers agree with the CUDA toolkit's")
+@check(CHECKS, "glibc-cuda-math-clash", "C", "glibc's math headers agree with the CUDA toolkit's",
+       "glibc's math headers clash with the CUDA toolkit's")
 def glibc_clash(ctx: CheckContext) -> Outcome:
     env = ctx.env
     reason = _needs_cuda_toolchain(env)
@@ -165,11 +176,12 @@ def glibc_clash(ctx: CheckContext) -> Outcome:
     if not clash:
         return ok(f"glibc {env.host.glibc} with CUDA {cuda}")
     return build_problem(env, f"glibc {env.host.glibc} declares {'/'.join(clash)} with exception specifications CUDA {cuda}'s "
-                    "math headers contradict", fix="mmfix rebuild (force-includes a header that hides the glibc C23 "
-                    "declarations for the build only), or a newer CUDA")
+                    "math headers contradict",
+                    action=rebuild(env, "force-includes a header that hides the glibc C23 declarations for the build only"))
 
 
-@check(CHECKS, "cxx-standard", "C", "mmcv's setup.py asks for the C++ standard torch requires")
+@check(CHECKS, "cxx-standard", "C", "mmcv's setup.py asks for the C++ standard torch requires",
+       "mmcv's setup.py asks for an older C++ standard than torch requires")
 def cxx_standard(ctx: CheckContext) -> Outcome:
     env = ctx.env
     if env.torch is None:
@@ -187,22 +199,24 @@ def cxx_standard(ctx: CheckContext) -> Outcome:
         env,
         f"{active.name} {active.version}'s setup.py compiles with -std=c++{asks}; torch {env.torch.version}'s headers "
         f"need C++{need}",
-        fix=f"{rebuild_command(env)}  (patches the standard in the build copy)",
+        action=rebuild(env, "patches the standard in the build copy"),
         asks=asks,
         needs=need,
     )
 
 
-@check(CHECKS, "ninja-missing", "C", "ninja is available for torch's BuildExtension")
+@check(CHECKS, "ninja-missing", "C", "ninja is available for torch's BuildExtension",
+       "ninja is missing for torch's BuildExtension")
 def ninja_missing(ctx: CheckContext) -> Outcome:
     env = ctx.env
     if env.host.ninja:
         return ok(f"ninja at {env.host.ninja}")
     return build_problem(env, "no ninja in the target environment or on PATH: torch falls back to a slow serial build "
-                    "or fails ('could not find ninja')", fix=pip_command(env, "install ninja"), auto_fix=None)
+                    "or fails ('could not find ninja')", action=EnvChange(("ninja",)))
 
 
-@check(CHECKS, "build-out-of-memory", "C", "parallel compile jobs fit in memory")
+@check(CHECKS, "build-out-of-memory", "C", "parallel compile jobs fit in memory",
+       "parallel compile jobs would not fit in memory")
 def out_of_memory(ctx: CheckContext) -> Outcome:
     env = ctx.env
     avail = env.host.memory_available_bytes
@@ -218,4 +232,4 @@ def out_of_memory(ctx: CheckContext) -> Outcome:
         return ok(f"{jobs} job(s), {gib:.1f} GiB available ({per_job}): at most {safe} fit")
     where = f"MAX_JOBS={raw}" if raw else f"{jobs} cores (torch's default job count)"
     return warn(f"{where} but only {gib:.1f} GiB available: compilers get killed ('Killed signal terminated program "
-                "cc1plus')", fix=f"export MAX_JOBS={safe}  (mmfix rebuild picks it)", safe_jobs=safe)
+                "cc1plus')", action=rebuild(env, f"runs MAX_JOBS={safe}"), safe_jobs=safe)

@@ -13,10 +13,12 @@ from typing import Any
 
 from mmfix.builder import msvc as msvc_plan
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
+from mmfix.checks.facts import rebuild
 from mmfix.errors import RefusedError
 from mmfix.knowledge import msvc as kb
 from mmfix.knowledge.cuda import msvc_range
 from mmfix.model import Environment, WindowsFacts
+from mmfix.plan.actions import Manual, Rebuild
 from mmfix.probe.windows import getenv_ci
 
 CHECKS: list[Check] = []
@@ -97,22 +99,22 @@ def active_compiler(wf: WindowsFacts) -> ActiveCompiler | None:
     return None
 
 
-def _replacement(wf: WindowsFacts, cuda: str) -> tuple[str | None, str]:
-    """(fix text naming the fitting toolset mmfix rebuild would capture, or None; refusal fix)."""
+def _replacement(env: Environment, wf: WindowsFacts, cuda: str) -> tuple[Rebuild | None, str]:
+    """(the rebuild that captures the fitting toolset, its note naming it, or None; refusal fix)."""
     try:
         choice, _ = msvc_plan.choose_toolset(wf.vs_instances, cuda)
     except RefusedError as exc:
         return None, exc.fix or exc.what
     cmd = f'"{msvc_plan.vcvarsall_path(choice.instance)}" x64 -vcvars_ver={choice.toolset}'
-    return (f"mmfix rebuild uses toolset {choice.toolset} (_MSC_VER {choice.msc_ver}) from "
-            f"{choice.instance.display_name or choice.instance.path}; by hand: {cmd}"), ""
+    return rebuild(env, f"uses toolset {choice.toolset} (_MSC_VER {choice.msc_ver}) from "
+                   f"{choice.instance.display_name or choice.instance.path}; by hand: {cmd}"), ""
 
 
 
 # --- catalog family C --------------------------------------------------------------------------
 
 
-@check(CHECKS, "msvc-missing", "C", "a Visual C++ compiler is available")
+@check(CHECKS, "msvc-missing", "C", "a Visual C++ compiler is available", "no Visual C++ compiler is available")
 def _msvc_missing(ctx: CheckContext) -> Outcome:
     wf = _guard(ctx)
     if isinstance(wf, Outcome):
@@ -130,11 +132,12 @@ def _msvc_missing(ctx: CheckContext) -> Outcome:
     return fail(
         "no cl.exe on PATH and vswhere lists no Visual Studio instance with the C++ x64/x86 "
         f"build tools{need}",
-        fix=f"install {kb.install_hint(rng[1] if rng else kb.INSTALL_HINT_BY_MSC_MAX[-1][0])}",
+        action=Manual(f"install {kb.install_hint(rng[1] if rng else kb.INSTALL_HINT_BY_MSC_MAX[-1][0])}"),
     )
 
 
-@check(CHECKS, "msvc-unsupported", "C", "the host compiler's _MSC_VER is inside the CUDA range")
+@check(CHECKS, "msvc-unsupported", "C", "the host compiler's _MSC_VER is inside the CUDA range",
+       "the host compiler's _MSC_VER is outside the CUDA range")
 def _msvc_unsupported(ctx: CheckContext) -> Outcome:
     guarded = _guard_cuda(ctx, "no CUDA toolkit found: a CPU-only build has no _MSC_VER range")
     if isinstance(guarded, Outcome):
@@ -151,17 +154,17 @@ def _msvc_unsupported(ctx: CheckContext) -> Outcome:
             f"{rng[0]}-{rng[1]}")
     if rng[0] <= active.msc_ver <= rng[1]:
         return ok(line, **facts)
-    fix, refusal = _replacement(wf, cuda)
+    fix, refusal = _replacement(ctx.env, wf, cuda)
     if fix is None:
-        return fail(line, "no installed toolset is inside the range", fix=refusal,
+        return fail(line, "no installed toolset is inside the range", action=Manual(refusal),
                     **facts)
     if active.in_shell:
-        return fail(line, fix=fix, auto_fix="rebuild", **facts)
-    return warn(line + " (what pip uses outside a developer shell)", fix=fix, auto_fix="rebuild",
-                **facts)
+        return fail(line, action=fix, **facts)
+    return warn(line + " (what pip uses outside a developer shell)", action=fix, **facts)
 
 
-@check(CHECKS, "msvc-stl-cuda-mismatch", "C", "the MSVC STL accepts the CUDA in use (STL1002)")
+@check(CHECKS, "msvc-stl-cuda-mismatch", "C", "the MSVC STL accepts the CUDA in use (STL1002)",
+       "the MSVC STL rejects the CUDA in use (STL1002)")
 def _msvc_stl(ctx: CheckContext) -> Outcome:
     guarded = _guard_cuda(ctx, "no CUDA toolkit found")
     if isinstance(guarded, Outcome):
@@ -177,17 +180,18 @@ def _msvc_stl(ctx: CheckContext) -> Outcome:
     line = (f"{active.label}: the STL of toolset {kb.toolset_short(active.toolset)} "
             "(VS 2022 17.10+) "
             f"stops with STL1002 for CUDA < {floor}; CUDA in use: {cuda} ({where})")
-    fix, refusal = _replacement(wf, cuda)
+    fix, refusal = _replacement(ctx.env, wf, cuda)
     if fix is None:
-        return fail(line, fix=f"{refusal}; or CUDA {floor} or newer", cuda=cuda,
+        return fail(line, action=Manual(f"{refusal}; or CUDA {floor} or newer"), cuda=cuda,
                     toolset=active.toolset)
     if active.in_shell:
-        return fail(line, fix=fix, auto_fix="rebuild", cuda=cuda, toolset=active.toolset)
-    return warn(line + " (what pip uses outside a developer shell)", fix=fix, auto_fix="rebuild",
+        return fail(line, action=fix, cuda=cuda, toolset=active.toolset)
+    return warn(line + " (what pip uses outside a developer shell)", action=fix,
                 cuda=cuda, toolset=active.toolset)
 
 
-@check(CHECKS, "msvc-env-no-sdk", "C", "DISTUTILS_USE_SDK is set in an activated VC environment")
+@check(CHECKS, "msvc-env-no-sdk", "C", "DISTUTILS_USE_SDK is set in an activated VC environment",
+       "DISTUTILS_USE_SDK is not set in an activated VC environment")
 def _msvc_env_no_sdk(ctx: CheckContext) -> Outcome:
     wf = _guard(ctx)
     if isinstance(wf, Outcome):
@@ -203,13 +207,13 @@ def _msvc_env_no_sdk(ctx: CheckContext) -> Outcome:
     return fail(
         f"VC environment active ({', '.join(shell_vars) or 'VSCMD_VER'} set) but DISTUTILS_USE_SDK "
         "is not: torch's cpp_extension refuses to build",
-        fix="set DISTUTILS_USE_SDK=1 (PowerShell: $env:DISTUTILS_USE_SDK=1); mmfix rebuild sets "
-        "it for the build",
-        auto_fix="rebuild",
+        action=rebuild(ctx.env, "sets DISTUTILS_USE_SDK=1 for the build; by hand: set DISTUTILS_USE_SDK=1 "
+                       "(PowerShell: $env:DISTUTILS_USE_SDK=1)"),
     )
 
 
-@check(CHECKS, "msvc-conforming-preprocessor", "C", "MSVC's conforming preprocessor for CUDA >= 13")
+@check(CHECKS, "msvc-conforming-preprocessor", "C", "MSVC's conforming preprocessor for CUDA >= 13",
+       "MSVC's conforming preprocessor is not passed for CUDA >= 13")
 def _msvc_preprocessor(ctx: CheckContext) -> Outcome:
     guarded = _guard_cuda(ctx, "no CUDA toolkit found")
     if isinstance(guarded, Outcome):
@@ -223,15 +227,16 @@ def _msvc_preprocessor(ctx: CheckContext) -> Outcome:
     return warn(
         f"CUDA {cuda} ({where}) headers need MSVC's conforming preprocessor; MMCV_CUDA_ARGS "
         f"does not pass it{f' ({args})' if args else ''}",
-        fix="mmfix rebuild adds it; by hand: set MMCV_CUDA_ARGS=-Xcompiler /Zc:preprocessor",
-        auto_fix="rebuild",
+        action=rebuild(ctx.env, "adds -Xcompiler /Zc:preprocessor; by hand: set "
+                       "MMCV_CUDA_ARGS=-Xcompiler /Zc:preprocessor"),
     )
 
 
 # --- Windows shell (W) -------------------------------------------------------------------------
 
 
-@check(CHECKS, "msvc-shell-target-arch", "W", "the developer shell targets x64")
+@check(CHECKS, "msvc-shell-target-arch", "W", "the developer shell targets x64",
+       "the developer shell does not target x64")
 def _shell_arch(ctx: CheckContext) -> Outcome:
     wf = _guard(ctx)
     if isinstance(wf, Outcome):
@@ -243,9 +248,8 @@ def _shell_arch(ctx: CheckContext) -> Outcome:
     return fail(
         f"the developer shell targets {wf.target_arch or 'an unknown arch'}; CUDA and torch "
         "extensions need x64",
-        fix='open the "x64 Native Tools Command Prompt" (or run vcvarsall.bat x64); mmfix rebuild '
-        "captures an x64 environment itself",
-        auto_fix="rebuild",
+        action=rebuild(ctx.env, 'captures an x64 environment itself; by hand: open the "x64 Native Tools '
+                       'Command Prompt" (or run vcvarsall.bat x64)'),
     )
 
 
@@ -272,7 +276,8 @@ def path_problems(path: str) -> list[str]:
     return found
 
 
-@check(CHECKS, "win-path-characters", "W", "build paths have no spaces or non-ASCII characters")
+@check(CHECKS, "win-path-characters", "W", "build paths have no spaces or non-ASCII characters",
+       "build paths have spaces or non-ASCII characters")
 def _path_chars(ctx: CheckContext) -> Outcome:
     wf = _guard(ctx)
     if isinstance(wf, Outcome):
@@ -283,15 +288,16 @@ def _path_chars(ctx: CheckContext) -> Outcome:
         return ok("TEMP, the target environment and torch are under plain ASCII paths without "
                   "spaces")
     lines = [f"{label}: {p} has {' and '.join(why)}" for label, p, why in bad]
-    fix = ("for the build, point TEMP and TMP at a plain folder (set TEMP=C:\\tmp & "
-           "set TMP=C:\\tmp); move the environment or source to a path without spaces or "
-           "non-ASCII characters")
+    fix = Manual("for the build, point TEMP and TMP at a plain folder (set TEMP=C:\\tmp & "
+                 "set TMP=C:\\tmp); move the environment or source to a path without spaces or "
+                 "non-ASCII characters")
     if any("non-ASCII characters" in why for _, _, why in bad):
-        return fail(*lines, fix=fix)
-    return warn(*lines, fix=fix)
+        return fail(*lines, action=fix)
+    return warn(*lines, action=fix)
 
 
-@check(CHECKS, "win-long-paths", "W", "build paths fit in 260 characters or long paths are on")
+@check(CHECKS, "win-long-paths", "W", "build paths fit in 260 characters or long paths are on",
+       "build paths exceed 260 characters and long paths are off")
 def _long_paths(ctx: CheckContext) -> Outcome:
     wf = _guard(ctx)
     if isinstance(wf, Outcome):
@@ -312,6 +318,6 @@ def _long_paths(ctx: CheckContext) -> Outcome:
     return fail(
         *too_long,
         f"LongPathsEnabled={state}: paths of {MAX_PATH} characters or more fail",
-        fix="set HKLM\\SYSTEM\\CurrentControlSet\\Control\\FileSystem LongPathsEnabled=1 "
-        "(admin), or use a shorter TEMP (set TEMP=C:\\t) and a shorter environment path",
+        action=Manual("set HKLM\\SYSTEM\\CurrentControlSet\\Control\\FileSystem LongPathsEnabled=1 "
+                      "(admin), or use a shorter TEMP (set TEMP=C:\\t) and a shorter environment path"),
     )

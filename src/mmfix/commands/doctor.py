@@ -1,4 +1,5 @@
-"""``mmfix doctor``: probe, run the checks, show each verdict with evidence and fix."""
+"""``mmfix doctor``: probe, run the checks, show each verdict with evidence and fix; with ``--fix``
+repair in rounds (``mmfix.plan.repair``) and show the result (``render.print_repair`` / ``mmfix.plan/1``)."""
 
 from __future__ import annotations
 
@@ -80,21 +81,64 @@ def run(
     env = probe(python)
     findings = diagnose(env, check_ids, config)
     summary = summarize(findings, strict)
+    if fix:
+        return _fix(python, env, findings, check_ids, config, yes=yes, dry_run=dry_run, strict=strict,
+                    as_json=as_json)
     if as_json:
         render.emit_json("mmfix.doctor/1", {"environment": env.to_dict(), "findings": findings, "summary": summary})
     else:
-        _print_environment(env)
-        render.print_findings(findings, render.options().verbose)
-        render.console().print(
-            f"{summary['ok']} ok, {summary['warn']} warnings, {summary['fail']} failed, "
-            f"{summary['skip']} skipped, {summary['error']} check errors "
-            f"(probe {env.probe_seconds:.1f} s)",
-            markup=False,
-        )
-    if fix:
-        from mmfix.commands import fixplan
+        _print_report(env, findings, summary)
+    return int(summary["exit_code"])
 
-        rc = fixplan.apply_fixes(env, findings, python=python, yes=yes, dry_run=dry_run)
-        # a dry run changes nothing: the problems found are still there
-        return max(rc, summary["exit_code"]) if dry_run else rc
-    return summary["exit_code"]
+
+def _print_report(env: Environment, findings: list[Finding], summary: dict[str, int]) -> None:
+    _print_environment(env)
+    render.print_findings(findings, render.options().verbose)
+    render.console().print(
+        f"{summary['ok']} ok, {summary['warn']} warnings, {summary['fail']} failed, "
+        f"{summary['skip']} skipped, {summary['error']} check errors "
+        f"(probe {env.probe_seconds:.1f} s)",
+        markup=False,
+    )
+
+
+def _fix(python: str | None, env: Environment, findings: list[Finding], check_ids: list[str],
+         config: Path | None, *, yes: bool, dry_run: bool, strict: bool, as_json: bool) -> int:
+    """doctor --fix: the findings, then the repair loop; returns its exit code (0 only when no
+    failure is left; 3 when the plan was refused before any change)."""
+    from mmfix.commands import fixplan
+    from mmfix.plan.repair import repair
+
+    target = env.target.executable
+    if not as_json:
+        _print_report(env, findings, summarize(findings, strict))
+        render.console().print()
+
+    def again() -> Environment:
+        render.info("probing again ...")
+        return probe(target)
+
+    result = repair(
+        env,
+        findings,
+        probe=again,
+        diagnose=lambda e: diagnose(e, check_ids, config),
+        apply=lambda step, plan: fixplan.apply_step(step, plan, env=env, as_json=as_json),
+        confirm=(lambda plan: True) if yes else fixplan.confirm,
+        observe=(lambda n, plan: None) if as_json else (lambda n, plan: render.print_plan(n, plan, target)),
+        verify=_verify,
+        dry_run=dry_run,
+        strict=strict,
+    )
+    if as_json:
+        render.emit_json("mmfix.plan/1", render.repair_json(result, target))
+    else:
+        render.print_repair(result, target, render.options().verbose)
+    return result.exit_code
+
+
+def _verify(env: Environment) -> object:
+    """Import mmcv.ops and run nms in the target (the end state of a repair)."""
+    from mmfix.builder.verify import verify_install
+
+    return verify_install(env.target.executable)

@@ -25,8 +25,9 @@ from mmfix.errors import (
     OperationFailed,
     UsageError,
 )
-from mmfix.knowledge.versions import parse_version
 from mmfix.model import Environment
+from mmfix.plan.planner import Request, choose_for_rebuild
+from mmfix.plan.version import VersionChoice, parse_request
 
 SCHEMA = "mmfix.rebuild/1"
 
@@ -37,23 +38,20 @@ def _probe(python: str | None) -> Environment:
     return probe(python)
 
 
-def _source(env: Environment, source: Path | None, git: str | None, mmcv_version: str | None) -> srcmod.SourceTree:
-    if source and git:
-        raise UsageError("--source and --git exclude each other", fix="pass one of them")
+def _source(env: Environment, source: Path | None, git: str | None, mmcv_version: str | None,
+            choice: VersionChoice | None) -> srcmod.SourceTree:
+    """The source tree to build: ``--source``, ``--git`` (the tag of the chosen version, when
+    anything chose one), else the sdist of the version the planner chose."""
     if source:
         tree = srcmod.from_dir(source)
-        if mmcv_version and tree.version != mmcv_version:
-            raise UsageError(f"{source} holds mmcv {tree.version}, not {mmcv_version}", fix="drop --mmcv-version or pass the right tree")
+        # the tree's version must fit --mmcv-version and the env (ConflictError, exit 3, otherwise)
+        choose_for_rebuild(env, Request(mmcv_version, source=str(source), source_version=tree.version))
         return tree
     if git:
-        version = srcmod.choose_version(env, mmcv_version, []) if (mmcv_version or env.active_mmcv) else None
-        return srcmod.from_git(git, version)
-    available: list[str] = []
-    if not mmcv_version and not (env.active_mmcv and env.active_mmcv.name in ("mmcv", "mmcv-full")):
-        for project in ("mmcv", "mmcv-full"):
-            available += srcmod.sdist_versions(srcmod.index_files(project), project)
-    version = srcmod.choose_version(env, mmcv_version, available)
-    return srcmod.from_sdist(version)
+        pinned = mmcv_version or env.active_mmcv or env.downstream
+        return srcmod.from_git(git, choice.version if choice and pinned else None)
+    assert choice is not None
+    return srcmod.from_sdist(choice.version)
 
 
 def plan_lines(plan: BuildPlan, origin: str, log: Path) -> list[str]:
@@ -170,28 +168,35 @@ def run(
     if arch is not None and cpu:
         raise UsageError("--arch and --cpu exclude each other", "--cpu builds CPU ops only",
                          "pass --arch LIST for CUDA ops or --cpu for CPU ops")
-    if mmcv_version is not None and parse_version(mmcv_version) is None:
-        raise UsageError(f"--mmcv-version {mmcv_version!r} is not a version", "rebuild builds one release",
-                         "pass a release such as --mmcv-version 2.2.0 (mmfix wheels takes ranges)")
+    if source and git:
+        raise UsageError("--source and --git exclude each other", fix="pass one of them")
+    parse_request(mmcv_version)  # UsageError for text that is neither a version nor a range
     if arch is not None:  # malformed lists fail before anything is probed or downloaded
         from mmfix.builder.arch import parse_arch_list
 
         parse_arch_list(arch)
     env = _probe(python)
+    # the version doctor --fix would build too (mmfix.plan): every constraint at once, and why
+    choice = None if source else choose_for_rebuild(env, Request(mmcv_version))
+    if choice is not None:
+        for line in choice.why:
+            render.info(line)
     if _wants_wheel(prefer_wheel, arch=arch, source=source, git=git, threads_per_block=threads_per_block):
-        code = _try_wheel(env, mmcv_version, yes, as_json, dry_run, explicit=bool(prefer_wheel))
+        assert choice is not None
+        code = _try_wheel(env, choice.version, yes, as_json, dry_run, explicit=bool(prefer_wheel))
         if code is not None:
             return code
     # refusals that need no source: decide with a provisional version
-    planmod.make_plan(env, mmcv_version=mmcv_version or "2.2.0", arch=arch, cpu=cpu, jobs=jobs,
+    planmod.make_plan(env, mmcv_version=choice.version if choice else "2.2.0", arch=arch, cpu=cpu, jobs=jobs,
                       threads_per_block=threads_per_block, allow_unsupported_compiler=allow_unsupported_compiler)
-    tree = _source(env, source, git, mmcv_version)
+    tree = _source(env, source, git, mmcv_version, choice)
     ccache = find_ccache()
     plan = planmod.make_plan(env, mmcv_version=tree.version, arch=arch, cpu=cpu, jobs=jobs,
                              threads_per_block=threads_per_block,
                              allow_unsupported_compiler=allow_unsupported_compiler, ccache=ccache)
     log_path = _log_path(log, tree.version)
-    payload: dict[str, Any] = {"plan": plan, "source": tree.origin, "log": str(log_path), "dry_run": dry_run}
+    payload: dict[str, Any] = {"plan": plan, "source": tree.origin, "log": str(log_path), "dry_run": dry_run,
+                               "mmcv_choice": choice}
     if not as_json:
         con = render.console()
         for line in plan_lines(plan, tree.origin, log_path):
@@ -328,12 +333,3 @@ def _try_wheel(env: Environment, mmcv_version: str | None, yes: bool, as_json: b
     elif getattr(done, "verify", None) is not None:
         _print_table(env, _probe(env.target.executable), done.verify)
     return EXIT_OK if ok else EXIT_PROBLEMS
-
-
-def run_for_doctor(python: str | None, *, dry_run: bool, yes: bool, as_json: bool = False) -> int:
-    """``mmfix doctor --fix`` for findings whose fix is a rebuild (auto_fix == "rebuild"): the same
-    plan as ``mmfix rebuild`` with its defaults (arch from the visible GPUs or the portable list;
-    CPU ops when torch has no CUDA; mmcv version: the installed one). Returns the exit code."""
-    return run(python=python, arch=None, cpu=False, source=None, git=None, mmcv_version=None, jobs=None,
-               threads_per_block=None, prefer_wheel=None, allow_unsupported_compiler=False, dry_run=dry_run,
-               yes=yes, log=None, as_json=as_json)

@@ -1,7 +1,7 @@
 """A finding's remedy as data (DESIGN.md, "plan"): one frozen value per kind of action, with the
-parameters it means. Checks return these; the fix line doctor prints (``Action.command``), the JSON
-form (``to_dict``) and what ``doctor --fix`` applies all come from the same value, so they never
-disagree.
+parameters it means. Checks return these; the fix line doctor prints (``Action.command``), a plan
+step's title (``Action.title``), the JSON form (``to_dict``) and what ``doctor --fix`` applies all
+come from the same value, so they never disagree.
 
 Kinds, in the order the planner applies them:
 - ``Uninstall``: remove conflicting distributions (``mmcv-lite`` beside ``mmcv``).
@@ -35,6 +35,9 @@ class Uninstall:
     def command(self, python: str) -> str:
         return _with_note(f"{_q(python)} -m pip uninstall -y {' '.join(self.dists)}", self.note)
 
+    def title(self) -> str:
+        return "uninstall " + " ".join(self.dists)
+
 
 @dataclass(frozen=True)
 class EnvChange:
@@ -46,11 +49,15 @@ class EnvChange:
     requirements: tuple[str, ...]
     needs_consent: bool = True
     note: str = ""
+    pip_options: tuple[str, ...] = ()  # e.g. ("--force-reinstall", "--no-deps")
     kind: str = field(default="env-change", init=False)
 
     def command(self, python: str) -> str:
-        reqs = " ".join(_q(r) for r in self.requirements)
-        return _with_note(f"{_q(python)} -m pip install {reqs}", self.note)
+        args = " ".join([*self.pip_options, *(_q(r) for r in self.requirements)])
+        return _with_note(f"{_q(python)} -m pip install {args}", self.note)
+
+    def title(self) -> str:
+        return f"pip install {' '.join(self.requirements)} into the target env"
 
 
 @dataclass(frozen=True)
@@ -64,21 +71,27 @@ class PatchHeaders:
     def command(self, python: str) -> str:
         return _with_note(f"mmfix patch-torch-headers --python {_q(python)}", self.note)
 
+    def title(self) -> str:
+        return f"patch torch's headers in {self.torch_dir}"
+
 
 @dataclass(frozen=True)
 class Rebuild:
     """``mmfix rebuild``: mmcv with ops for the target env.
 
-    ``mmcv_version``: an exact release (``"2.1.0"``), a specifier (``">=2.0.0rc4,<2.2.0"``) the planner
-    solves with every other constraint, or None (the planner's choice). ``arch``: a
+    ``mmcv_version``: an exact release (``"2.1.0"``) or a specifier (``">=2.0.0rc4,<2.2.0"``): a
+    constraint the planner (``mmfix.plan.version``) solves with every other one; None: no constraint
+    (the planner keeps the installed version when it fits, else the newest that does). ``arch``: a
     ``TORCH_CUDA_ARCH_LIST`` (``"8.6;9.0"``), None for the default (visible GPUs, else portable);
-    ``cpu``: CPU ops only (a CPU torch); ``threads_per_block``: patch ``THREADS_PER_BLOCK`` first.
+    ``cpu``: CPU ops only (a CPU torch); ``threads_per_block``: patch ``THREADS_PER_BLOCK`` first;
+    ``source``: build from this mmcv source tree (``--source``) instead of the sdist.
     """
 
     mmcv_version: str | None = None
     arch: str | None = None
     cpu: bool = False
     threads_per_block: int | None = None
+    source: str | None = None
     note: str = ""
     kind: str = field(default="rebuild", init=False)
 
@@ -88,11 +101,18 @@ class Rebuild:
             parts.append("--cpu")
         elif self.arch:
             parts.append(f"--arch {_q(self.arch)}")
+        if self.source:
+            parts.append(f"--source {_q(self.source)}")
         if self.mmcv_version:
             parts.append(f"--mmcv-version {_q(self.mmcv_version)}")
         if self.threads_per_block:
             parts.append(f"--threads-per-block {self.threads_per_block}")
         return _with_note(" ".join(parts), self.note)
+
+    def title(self) -> str:
+        ops = "CPU ops" if self.cpu else f"CUDA ops for {self.arch}" if self.arch else "ops for the visible GPUs"
+        what = f"mmcv {self.mmcv_version}" if self.mmcv_version else "mmcv"
+        return f"rebuild {what} with {ops} (a fitting prebuilt wheel first)"
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,9 @@ class PurgePipCache:
     def command(self, python: str) -> str:
         return _with_note(f"{_q(python)} -m pip cache remove {_q(self.project)}", self.note)
 
+    def title(self) -> str:
+        return f"remove the {self.project} wheels from pip's cache"
+
 
 @dataclass(frozen=True)
 class Manual:
@@ -116,6 +139,9 @@ class Manual:
 
     def command(self, python: str) -> str:
         return self.text
+
+    def title(self) -> str:
+        return "by hand: " + self.text
 
 
 Action = Union[Uninstall, EnvChange, PatchHeaders, Rebuild, PurgePipCache, Manual]
