@@ -72,10 +72,11 @@ def settings() -> Settings:
 
 
 def default_location() -> Path:
-    """``<mmfix cache>/wheelhouse``: platformdirs' user cache, or ``$MMFIX_CACHE_DIR``."""
-    from mmfix.builder.source import cache_dir
+    """``<mmfix cache>/wheelhouse``: platformdirs' user cache, or ``$MMFIX_CACHE_DIR`` (not created
+    here: ``store`` creates it)."""
+    import platformdirs
 
-    return cache_dir("wheelhouse")
+    return Path(os.environ.get("MMFIX_CACHE_DIR") or platformdirs.user_cache_dir("mmfix")) / "wheelhouse"
 
 
 def split_env(value: str) -> list[str]:

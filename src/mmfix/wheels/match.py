@@ -20,7 +20,7 @@ from mmfix.errors import OperationFailed, UsageError
 from mmfix.knowledge.runtime import coverage, ptx_jits_on
 from mmfix.model import Environment
 from mmfix.wheels.records import WheelRecord
-from mmfix.wheels.tags import torch_build, torch_release
+from mmfix.wheels.tags import torch_build, torch_cxx11_abi, torch_release
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def need_for(env: Environment, arch: str | None = None, cpu: bool = False, relea
         raise OperationFailed("no torch in the target environment", "a wheelhouse wheel is chosen by its torch",
                               f"install torch into {env.target.executable} first")
     t_cuda = torch_cuda(torch)
-    base = Need(torch.version, torch_build(torch), t_cuda, torch.cxx11_abi, env.host.glibc,
+    base = Need(torch.version, torch_build(torch), t_cuda, torch_cxx11_abi(torch), env.host.glibc,
                 "cuda" if t_cuda and not cpu else "cpu", release_source=release_source)
     if base.ops == "cpu":
         return base
@@ -153,8 +153,8 @@ def why_it_fits(record: WheelRecord, need: Need) -> str:
         parts.append(f"{_kernels(record)}" + (f" (GPU {', '.join(covered)})" if covered else ""))
     else:
         parts.append("CPU ops")
-    checked = "nms ok on the CPU" if v.cpu_nms else "nms NOT run"
+    checked = "verified: nms ok on the CPU" if v.cpu_nms else "nms NOT run"
     if v.gpu_nms:
         checked += " and the GPU (" + ", ".join(v.gpus) + ")"
-    parts.append(f"built {b.built_at} by mmfix {b.mmfix_version}, {checked} ({v.how})")
+    parts.append(f"built {b.built_at} by mmfix {b.mmfix_version}; {checked}, {v.how}")
     return "; ".join(parts)

@@ -33,7 +33,7 @@ from mmfix.errors import RefusedError
 from mmfix.jsonable import to_jsonable
 from mmfix.model import Environment
 from mmfix.wheels.download import file_sha256
-from mmfix.wheels.tags import torch_build, torch_release
+from mmfix.wheels.tags import torch_build, torch_cxx11_abi, torch_release
 
 RECORD_SCHEMA = "mmfix.wheel-record/1"
 RECORD_SUFFIX = ".json"  # the record of ``x.whl`` is ``x.whl.json``
@@ -281,7 +281,7 @@ def make_record(
         wheel=WheelFacts(wheel.name, file_sha256(wheel), wheel.stat().st_size, tuple(sorted(str(t) for t in tags))),
         mmcv=SourceFacts(str(name), str(version), origin, source_sha256(origin, source_tree), tuple(patches)),
         torch=TorchFacts(env.torch.version, torch_build(env.torch), env.torch.cuda, env.torch.hip,
-                         env.torch.cxx11_abi),
+                         torch_cxx11_abi(env.torch)),
         target=TargetFacts(env.target.version, f"cp{py[0]}{py[1]}" if len(py) > 1 else "", env.target.platform,
                            env.target.machine, env.host.glibc),
         build=BuildFacts(ops, arch_requested, tuple(sass), tuple(ptx), tool, compiler_of(env), nvcc,

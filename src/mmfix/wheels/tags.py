@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import compatible_tags, cpython_tags, mac_platforms
@@ -64,6 +65,24 @@ def torch_release(version: str) -> str:
             f"cannot read the torch version {version!r}",
             fix="reinstall torch in the target environment",
         ) from None
+
+
+def torch_cxx11_abi(torch: TorchInfo) -> bool | None:
+    """torch's ``_GLIBCXX_USE_CXX11_ABI``: the probed value (``TorchConfig.cmake``, which torch >= 2.10
+    no longer spells out), else read from ``lib/libc10.so``: symbols it defines with
+    ``std::__cxx11::`` types mean 1; ``std::string`` as ``Ss`` without any ``__cxx11`` means 0.
+    None when neither tells (Windows, macOS, no torch libraries)."""
+    if torch.cxx11_abi is not None:
+        return torch.cxx11_abi
+    from mmfix.probe.extbin import dynamic_symbols
+
+    lib = Path(torch.lib_dir or Path(torch.location) / "lib") / "libc10.so"
+    names = [n for n, defined in dynamic_symbols(str(lib)) if defined and n.startswith("_ZN3c10")]
+    if any("__cxx11" in n for n in names):
+        return True
+    if any("Ss" in n for n in names):
+        return False
+    return None
 
 
 def torch_build(torch: TorchInfo) -> str:
