@@ -127,5 +127,5 @@ def get_file(url: str) -> requests.Response:
     else:
         resp.status_code, resp.reason = 404, "Not Found"
         resp._content = b""
-    resp._content_consumed = True  # iter_content then yields from _content (there is no raw stream)
+    resp._content_consumed = True  # type: ignore[attr-defined]  # iter_content reads _content (no raw stream)
     return resp
