@@ -3,7 +3,8 @@
 A wheel fits only when it was built against the same torch release and build (CPU, CUDA
 major.minor, ROCm), with the same C++11 ABI, on a glibc no newer than the target's, with the ops the
 target needs, and with kernels for every visible GPU (SASS that runs on its compute capability, or PTX
-at or below it, knowledge.runtime) or, with no GPU visible, for every arch of the requested list.
+at or below it, knowledge.runtime) or, with no GPU visible, SASS for every arch of the requested list
+(and PTX at or below each ``+PTX`` entry).
 Tags (Python, platform) are matched on the file name by ``choose.classify_links``, as for the
 official index.
 """
@@ -17,7 +18,7 @@ from packaging.version import InvalidVersion, Version
 from mmfix.builder import arch as archmod
 from mmfix.builder.plan import torch_cuda
 from mmfix.errors import OperationFailed, UsageError
-from mmfix.knowledge.runtime import coverage, ptx_jits_on
+from mmfix.knowledge.runtime import coverage, ptx_jits_on, sass_runs_on
 from mmfix.model import Environment
 from mmfix.wheels.records import WheelRecord
 from mmfix.wheels.tags import torch_build, torch_cxx11_abi, torch_release
@@ -135,8 +136,8 @@ def _kernel_gap(record: WheelRecord, need: Need) -> str | None:
             return f"no kernels for the GPU of compute capability {cc} ({_kernels(record)})"
     for entry in need.archs:
         cc = entry.split("+")[0]
-        if coverage(cc, sass, ptx)[0] == "none":
-            return f"no kernels for the requested arch {cc} ({_kernels(record)})"
+        if not any(sass_runs_on(s, cc) for s in sass):  # asked for by name: SASS, not only a JIT
+            return f"no SASS for the requested arch {cc} ({_kernels(record)})"
         if entry.endswith("+PTX") and not any(ptx_jits_on(p, cc) for p in ptx):
             return f"no PTX at or below {cc} for the requested {entry} ({_kernels(record)})"
     return None
