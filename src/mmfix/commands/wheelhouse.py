@@ -78,7 +78,7 @@ def try_wheelhouse(
     """
     from mmfix.commands import rebuild
 
-    if not house.locations():
+    if not house.locations() or env.torch is None:  # no torch: the plan's blocker says so
         return None
     need = need_for(env, arch, cpu)
     search = find_in_wheelhouses(env, need, wanted_version(env, mmcv_version))
