@@ -205,6 +205,9 @@ def run(
         con = render.console()
         for line in plan_lines(plan, tree.origin, log_path):
             con.print(line, markup=False)
+        if wheel_only:
+            con.print("--wheel-only: the wheel is verified on a scratch copy and kept in the wheelhouse; "
+                      "the pip uninstall/install lines above do not run", markup=False)
     if plan.blockers:
         if as_json:
             render.emit_json(SCHEMA, {**payload, "result": "blocked"})
@@ -243,18 +246,7 @@ def run(
     assert result.wheel is not None
     archs = plan.arch_list.split(";") if plan.cuda and plan.arch_list else None
     if wheel_only:
-        from mmfix.builder.verify import verify_wheel
-
-        ver = verify_wheel(plan.python, result.wheel, archs, plan.toolkit_root)
-        stored = wheelhouse.keep_build(env, plan, tree, applied, result, ver, "on a scratch copy (--wheel-only)") if ver.ok else []
-        payload.update(verify=ver, wheelhouse={"stored": stored})
-        if as_json:
-            render.emit_json(SCHEMA, {**payload, "result": "kept" if stored else "verify-failed" if not ver.ok else "not-kept"})
-        else:
-            render.info(f"verified a scratch copy: nms {'ok' if ver.cpu_nms_ok else 'FAILED'}"
-                        + (f"; SASS {' '.join(ver.sass) or 'none'} / PTX {' '.join(ver.ptx) or 'none'}" if archs else "")
-                        + (f"; {ver.error}" if ver.error else "") + "; the target env's mmcv is unchanged")
-        return EXIT_OK if stored else EXIT_PROBLEMS
+        return wheelhouse.finish_wheel_only(env, plan, tree, applied, result, archs, payload, as_json)
     inst = install_wheel(plan.python, result.wheel, yes=yes, env=env)
     after = _probe(python)
     ver = verify_install(plan.python, archs, plan.toolkit_root)

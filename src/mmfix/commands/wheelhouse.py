@@ -112,6 +112,32 @@ def try_wheelhouse(
     return EXIT_OK if done.ok else EXIT_PROBLEMS
 
 
+def finish_wheel_only(env: Environment, plan: Any, tree: Any, applied: list[str], result: Any,
+                      archs: list[str] | None, payload: dict[str, Any], as_json: bool) -> int:
+    """``rebuild --wheel-only`` after a successful build: verify a scratch copy of the wheel
+    (``builder.verify.verify_wheel``: nms, and SASS for every requested arch), keep it when that
+    passed, print the outcome. Exit 0 when the wheel was kept, else 1. The target env's mmcv is
+    never touched."""
+    from mmfix.builder.verify import verify_wheel
+
+    ver = verify_wheel(plan.python, result.wheel, archs, plan.toolkit_root)
+    if not as_json:
+        text = f"verified a scratch copy: nms {'ok' if ver.cpu_nms_ok else 'FAILED'}"
+        if ver.gpu_nms_ok is not None:
+            text += f", on the GPU {'ok' if ver.gpu_nms_ok else 'FAILED'}"
+        if archs:
+            text += f"; SASS {' '.join(ver.sass) or 'none'} / PTX {' '.join(ver.ptx) or 'none'}"
+            text += f", missing SASS for {' '.join(ver.missing_archs)}" if ver.missing_archs else ""
+        render.info(text + (f"; {ver.error}" if ver.error else "") + "; the target env's mmcv is unchanged")
+    stored = keep_build(env, plan, tree, applied, result, ver, "on a scratch copy (--wheel-only)") if ver.ok else []
+    payload.update(verify=ver, wheelhouse={"stored": stored})
+    if as_json:
+        from mmfix.commands import rebuild
+
+        render.emit_json(rebuild.SCHEMA, {**payload, "result": "kept" if stored else "not-kept" if ver.ok else "verify-failed"})
+    return EXIT_OK if stored else EXIT_PROBLEMS
+
+
 def _nvcc_version(env: Environment, toolkit_root: str | None) -> str | None:
     for t in env.host.toolkits:
         if toolkit_root and t.root == toolkit_root:
