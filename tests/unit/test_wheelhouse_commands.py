@@ -211,3 +211,17 @@ def test_doctor_options_reach_the_rebuild(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert seen[0][:2] == ("/team/wh", "http://h/wh")
     result = CliRunner().invoke(cli.app, ["doctor", "--no-wheelhouse"])
     assert seen[1] == ()
+
+
+def test_wheel_only_keeps_nothing_that_failed_verification(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The scratch copy of a wheel without ops cannot run nms in this interpreter (no torch): the
+    real verification fails, nothing is kept, exit 1."""
+    house.configure([str(tmp_path / "wh")])
+    wheel = small_wheel(tmp_path / "built", "2.2.0")
+    plan = types.SimpleNamespace(python=sys.executable, cuda=False, arch_list=None, toolkit_root=None)
+    tree = SourceTree(tmp_path, "2.2.0", "sdist mmcv-2.2.0.tar.gz sha256=" + "a" * 64)
+    result = BuildResult(True, 0, tmp_path / "b.log", tmp_path, wheel, 900.0, 1800.0)
+    payload: dict[str, Any] = {}
+    assert wheelhouse.finish_wheel_only(env_311(), plan, tree, [], result, None, payload, False) == 1
+    assert "verified a scratch copy: nms FAILED" in capsys.readouterr().err
+    assert payload["wheelhouse"] == {"stored": []} and not (tmp_path / "wh").exists()
