@@ -1,4 +1,4 @@
-from mmfix.launch import main
+from mmfix.cli import main
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,9 @@
 """The command line (typer). Thin: options -> ``mmfix.commands.*`` functions -> exit code.
 
 Each command module exposes ``run(...) -> int`` (the exit code) and does its own rendering through
-``mmfix.render``. Errors of type ``MmfixError`` become one line on stderr and their exit code.
+``mmfix.render``. ``main`` is the console entry point (``mmfix``, ``python -m mmfix``): errors of
+type ``MmfixError`` become one line on stderr and their exit code, Ctrl-C exits 130, a reader that
+closed the pipe ends it quietly, an output that cannot be written is one line.
 """
 
 from __future__ import annotations
@@ -9,13 +11,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 
 from mmfix import __version__, render
-from mmfix.errors import EXIT_INTERRUPTED
-from mmfix.launch import hoist_global_flags, run_guarded
+from mmfix.errors import EXIT_INTERRUPTED, EXIT_PROBLEMS, MmfixError
 
 app = typer.Typer(
     name="mmfix",
@@ -61,6 +62,12 @@ def _global(
 ) -> None:
     color = not no_color and "NO_COLOR" not in os.environ
     render.configure(render.Options(verbose=verbose, quiet=quiet, color=color))
+
+
+class Interrupted(MmfixError):
+    """Ctrl-C in a command: one line, exit 130 (``run_guarded`` prints it)."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 def _with_json(as_json: bool) -> None:
@@ -111,7 +118,11 @@ def explain(
     from mmfix.commands import explain as cmd
 
     _with_json(as_json)
-    raise typer.Exit(cmd.run(files=files or ["-"], as_json=as_json))
+    try:
+        code = cmd.run(files=files or ["-"], as_json=as_json)
+    except KeyboardInterrupt:  # typer would turn it into a silent exit 130
+        raise Interrupted("interrupted") from None
+    raise typer.Exit(code)
 
 
 @app.command("patch-torch-headers")
@@ -264,9 +275,73 @@ def wheels(
     )
 
 
+GLOBAL_FLAGS = {"--verbose", "--quiet", "-q", "--no-color"}
+
+
+def _is_verbose_flag(arg: str) -> bool:
+    return arg == "--verbose" or (len(arg) > 1 and arg.startswith("-v") and set(arg[1:]) == {"v"})
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """Move global flags typed after the command (``mmfix doctor -v``) in front of it, where the
+    option parser expects them. Stops at ``--``."""
+    front: list[str] = []
+    rest: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        (front if arg in GLOBAL_FLAGS or _is_verbose_flag(arg) else rest).append(arg)
+    return front + rest
+
+
+def run_guarded(fn: Callable[[], int]) -> int:
+    """Run ``fn`` and flush stdout; an ``MmfixError`` becomes one line on stderr (and, under
+    ``--json``, an ``mmfix.error/1`` document on stdout) and its exit code; Ctrl-C becomes 130
+    (a JSON document too under ``--json``); a reader that closed the pipe (``| head``) ends it
+    quietly (exit 1); an output that cannot be written (a full disk) is one line, exit 1."""
+    try:
+        try:
+            rc = fn()
+            sys.stdout.flush()
+            return rc
+        except MmfixError as exc:
+            render.error_line(exc.one_line())
+            error = {"what": exc.what, "why": exc.why, "fix": exc.fix, "exit_code": exc.exit_code}
+        except KeyboardInterrupt:
+            render.error_line("interrupted")
+            error = {"what": "interrupted", "why": None, "fix": None, "exit_code": EXIT_INTERRUPTED}
+        if render.options().json:  # a JSON consumer gets a document too, never an empty stdout
+            render.emit_json("mmfix.error/1", {"error": error})
+        return int(error["exit_code"])  # type: ignore[arg-type]
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_PROBLEMS
+    except OSError as exc:  # stdout or stderr cannot be written (ENOSPC, EIO ...)
+        _drop_stdout()
+        try:
+            sys.stderr.write(f"mmfix: error: cannot write the output: {exc.strerror or exc}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        return EXIT_PROBLEMS
+
+
+def _drop_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app; MmfixError -> one line + its exit code; Ctrl-C -> 130;
     option-parsing errors -> typer's usage message, exit 2."""
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):  # a closed stream (`>&-`, `<&-`)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115 (lives as long as the process)
     args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
 
     def invoke() -> int:

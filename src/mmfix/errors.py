@@ -1,7 +1,7 @@
 """Every user-facing error of mmfix, each with its exit code (DESIGN.md, "Exit codes").
 
 An error is rendered as one line: what went wrong, why, and what to do next. Raise these from
-anywhere; ``mmfix.launch.run_guarded`` catches them, prints the line on stderr and exits with ``exit_code``.
+anywhere; ``mmfix.cli.run_guarded`` catches them, prints the line on stderr and exits with ``exit_code``.
 """
 
 from __future__ import annotations

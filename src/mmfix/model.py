@@ -59,6 +59,9 @@ class TorchInfo:
     nvidia_include_dirs: tuple[str, ...] = ()
     nvidia_lib_dirs: tuple[str, ...] = ()
     libraries: tuple[str, ...] = ()  # file names in torch/lib (libtorch_cuda.so, ...)
+    # the archs torch's own kernels were built for ("sm_50", ..., "compute_90"), from
+    # torch._C._cuda_getArchFlags() in a subprocess (no GPU needed); None when not read
+    arch_list: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ class Downstream:
     mmcv_min: str | None = None
     mmcv_max: str | None = None
     max_inclusive: bool | None = None  # True when its assertion is ``<= max``
+    # the first import of an mmcv 1.x module that mmcv 2.0 moved to mmengine, "file:line: text"
+    # (looked for only while an mmcv >= 2.0 is installed)
+    mmcv1x_import: str | None = None
 
 
 @dataclass(frozen=True)

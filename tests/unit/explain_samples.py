@@ -654,3 +654,168 @@ ImportError: libcudart.so.10.1: cannot open shared object file: No such file or 
         {"library": "libcudart.so.10.1"},
     ),
 ]
+
+# ---------------------------------------------------------------- forms of the message, not of one sample
+# Each message in the forms users paste it: with and without a file/line prefix, pip's indented
+# re-print, Jenkins timestamps, curly quotes, wrapped lines, Visual Studio's error list, titles.
+TS = "[2021-11-23T05:04:25.044Z] "  # a CI console's timestamp prefix
+
+SAMPLES += [
+    # torch 1.5 module.h: with the prefix, without it, as the FAQ quotes it, VS error list, curly, mangled
+    ("torch-header-all-slots", 'error: member "torch::jit::detail::ModulePolicy::all_slots" may not be initialized\n', {"policy": "ModulePolicy"}),
+    ("torch-header-all-slots", 'member "torch::jit::detail::BufferPolicy::all_slots" may not be initialized\n', {"policy": "BufferPolicy"}),
+    ("torch-header-all-slots",
+     'Error\tmember "torch::jit::detail::ParameterPolicy::all_slots" may not be initialized\tdeeplearning\tD:\\libtorch\\include\\torch\\csrc\\jit\\api\\module.h\t501\n',
+     {"policy": "ParameterPolicy"}),
+    ("torch-header-all-slots", "member “torch::jit::detail::AttributePolicy::all_slots” may not be initialized\n", {"policy": "AttributePolicy"}),
+    ("torch-header-all-slots",
+     'member of "the torch: : jit: : detail: : AttributePolicy: : all_slots" may not be initialized\n',
+     {"policy": "AttributePolicy"}),
+    (
+        "torch-header-all-slots",
+        pip_indent(r"""C:/Users/u/miniconda3/envs/mm/lib/site-packages/torch/include\torch/csrc/jit/api/module.h(474): error: member "torch::jit::detail::ModulePolicy::all_slots" may not be initialized"""),
+        {"header_line": 474, "torch": "1.5"},
+    ),
+    ("torch-header-profile-kind",
+     TS + 'C:/x/site-packages/torch/include\\torch/csrc/jit/ir/ir.h(1347): error: member "torch::jit::ProfileOptionalOp::Kind" may not be initialized\n',
+     {"header_line": 1347, "cls": "ProfileOptionalOp"}),
+    ("torch-header-profile-kind", 'error: member "torch::jit::ProfileOptionalOp::Kind" may not be initialized\n', {"cls": "ProfileOptionalOp"}),
+    # the four ids added from real reports
+    (
+        "torch-gpu-unsupported",
+        pip_indent("""NVIDIA GeForce RTX 3090 with CUDA capability sm_86 is not compatible with the current PyTorch installation.
+The current PyTorch install supports CUDA capabilities sm_37 sm_50 sm_60 sm_70 sm_75.
+If you want to use the NVIDIA GeForce RTX 3090 GPU with PyTorch, please check the instructions at https://pytorch.org/get-started/locally/"""),
+        {"sm": 86, "cc": "8.6", "gpu": "NVIDIA GeForce RTX 3090"},
+    ),
+    (
+        "torch-gpu-unsupported",
+        r"""E:\RVC\runtime\lib\site-packages\torch\cuda\__init__.py:173: UserWarning:
+NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.
+The current PyTorch install supports CUDA capabilities sm_37 sm_50 sm_60 sm_61 sm_70 sm_75 sm_80 sm_86 sm_90 compute_37.
+""",
+        {"sm": 120, "cc": "12.0"},
+    ),
+    (
+        "torch-gpu-unsupported",
+        """/opt/conda/lib/python3.10/site-packages/torch/cuda/__init__.py:283: UserWarning:
+    Found GPU0 Tesla K40c which is of cuda capability 3.5.
+    PyTorch no longer supports this GPU because it is too old.
+    The minimum cuda capability supported by this library is 3.7.
+""",
+        {"cc": "3.5", "gpu": "Tesla K40c"},
+    ),
+    (
+        "torch-gpu-unsupported",
+        """UserWarning: Found GPU0 NVIDIA GeForce RTX 5090 which is of compute capability (CC) 12.0.
+The following list shows the CCs this version of PyTorch was built for and the hardware CCs it supports:
+- 5.0 which supports hardware CC >=5.0,<6.0
+Your installed torch==2.6.0+cu124 does not include kernels for this GPU. Reinstall the same version against a CUDA build that does, e.g.:
+""",
+        {"cc": "12.0"},
+    ),
+    (
+        "torch-gpu-unsupported",  # torch's own kernel, from a torch frame: no mmcv op involved
+        """  File "/home/u/miniconda3/envs/mm/lib/python3.8/site-packages/torch/nn/functional.py", line 2450, in batch_norm
+    return torch.batch_norm(
+RuntimeError: CUDA error: no kernel image is available for execution on the device
+""",
+        {"explains": "cuda-arch-not-compiled (line 3)"},
+    ),
+    (
+        "torch-load-weights-only",
+        """_pickle.UnpicklingError: Weights only load failed. This file can still be loaded, to do so you have two options, do those steps only if you trust the source of the checkpoint.
+        (1) In PyTorch 2.6, we changed the default value of the `weights_only` argument in `torch.load` from `False` to `True`.
+        WeightsUnpickler error: Unsupported global: GLOBAL mmengine.logging.history_buffer.HistoryBuffer was not an allowed global by default. Please use `torch.serialization.add_safe_globals([HistoryBuffer])`
+""",
+        {"global": "mmengine.logging.history_buffer.HistoryBuffer", "pickled_by": "mmengine"},
+    ),
+    ("torch-load-weights-only", "        WeightsUnpickler error: Unsupported global: GLOBAL mmcv.utils.config.ConfigDict was not an allowed global by default.\n", {"global": "mmcv.utils.config.ConfigDict"}),
+    ("torch-load-weights-only", "UnpicklingError('Weights only load failed. This file can still be loaded, to do so you have two options')\n", {}),
+    ("mmcv2-removed-1x-api", """  File "tools/train.py", line 10, in <module>
+    from mmcv.runner import init_dist
+ModuleNotFoundError: No module named 'mmcv.runner'
+""", {"module": "mmcv.runner"}),
+    ("mmcv2-removed-1x-api", "ImportError: cannot import name 'Config' from 'mmcv' (/opt/conda/lib/python3.10/site-packages/mmcv/__init__.py)\n", {"name": "Config", "module": "mmcv"}),
+    ("mmcv2-removed-1x-api", "AttributeError: module 'mmcv' has no attribute 'runner'\n", {"name": "runner"}),
+    ("mmcv2-removed-1x-api", "ModuleNotFoundError: No module named ‘mmcv.parallel’\n", {"module": "mmcv.parallel"}),
+    ("mmcv2-removed-1x-api", "from mmcv.cnn.bricks.registry import ATTENTION\nModuleNotFoundError: No module named 'mmcv.cnn.bricks.registry'\n", {"module": "mmcv.cnn.bricks.registry"}),
+    ("yapf-formatcode-verify", """  File "/home/u/miniconda3/envs/fl/lib/python3.9/site-packages/mmcv/utils/config.py", line 502, in pretty_text
+    text, _ = FormatCode(text, style_config=yapf_style, verify=True)
+TypeError: FormatCode() got an unexpected keyword argument 'verify'
+""", {}),
+    ("yapf-formatcode-verify", "TypeError: FormatCode() got an unexpected keyword argument ‘verify‘\n", {}),
+    ("yapf-formatcode-verify", "# TypeError: FormatCode() got an unexpected keyword argument 'verify'\n", {}),
+    # the other kinds the issue names: MMCV_CUDA_ARGS beside the symptom, an ops-less wheel pip built
+    (
+        "cuda-args-override-arch",
+        """ENV TORCH_CUDA_ARCH_LIST="6.0 6.1 7.0+PTX"
+ENV FORCE_CUDA="1"
+ENV MMCV_CUDA_ARGS="-gencode=arch=compute_61,code=sm_61"
+RuntimeError: CUDA error: no kernel image is available for execution on the device
+""",
+        {"cuda_args": "-gencode=arch=compute_61,code=sm_61", "explains": "cuda-arch-not-compiled (line 4)"},
+    ),
+    (
+        "cuda-args-override-arch",
+        """$ export MMCV_CUDA_ARGS='-arch=sm_80'
+$ MMCV_WITH_OPS=1 pip install -e .
+$ python demo.py
+RuntimeError: CUDA error: invalid device function
+""",
+        {"cuda_args": "-arch=sm_80"},
+    ),
+    (
+        "cuda-args-override-arch",
+        """    env:
+      FORCE_CUDA: 1
+      MMCV_CUDA_ARGS: -gencode=arch=compute_61,code=sm_61
+error in nms_cuda: no kernel image is available for execution on the device
+""",
+        {"cuda_args": "-gencode=arch=compute_61,code=sm_61"},
+    ),
+    (
+        "cuda-args-override-arch",
+        r"""PS C:\src\mmcv> $env:MMCV_CUDA_ARGS = "-gencode=arch=compute_75,code=sm_75"
+RuntimeError: CUDA error: no kernel image is available for
+execution on the device
+""",
+        {"cuda_args": "-gencode=arch=compute_75,code=sm_75"},
+    ),
+    (
+        "build-isolation-no-torch",
+        """Building wheels for collected packages: mmcv
+  Building wheel for mmcv (pyproject.toml): finished with status 'done'
+  Created wheel for mmcv: filename=mmcv-2.2.0-py2.py3-none-any.whl size=732173 sha256=a43f0d71df3d943af3df722c3824c30f6fcc683cf749cd2016c8b42e5dea8306
+Successfully installed mmcv-2.2.0
+    ext = importlib.import_module('mmcv.' + name)
+ModuleNotFoundError: No module named 'mmcv._ext'
+""",
+        {"wheel": "mmcv-2.2.0-py2.py3-none-any.whl", "size": "732173", "explains": "mmcv-ops-missing (line 6)"},
+    ),
+    (
+        "build-isolation-no-torch",
+        """  Created wheel for mmcv-full: filename=mmcv_full-1.7.2-py2.py3-none-any.whl size=598732 sha256=0b1d
+Successfully installed mmcv-full-1.7.2
+ModuleNotFoundError: No module named 'mmcv._ext'
+""",
+        {"wheel": "mmcv_full-1.7.2-py2.py3-none-any.whl"},
+    ),
+    ("build-isolation-no-torch", pip_indent("running egg_info\nSkip building ext ops due to the absence of torch.\nrunning build_py"), {}),
+    # more forms of existing ids
+    ("cuda-version-mismatch", """RuntimeError:
+The detected CUDA version (10.1) mismatches the version that was used to compile
+PyTorch (11.3). Please make sure to use the same CUDA versions.
+""", {"nvcc_cuda": "10.1", "torch_cuda": "11.3", "torch_cuda_major": "11"}),
+    ("cuda-version-mismatch", "RuntimeError: ('The detected CUDA version (%s) mismatches the version that was used to compilePyTorch (%s). Please make sure to use the same CUDA versions.', '11.8', '12.8')\n", {}),
+    ("cxx-standard", pip_indent("/opt/conda/lib/python3.10/site-packages/torch/include/c10/util/C++17.h:27:2: error: #error You need C++17 to compile PyTorch\n   27 | #error You need C++17 to compile PyTorch"), {"std": "17"}),
+    ("cxx-standard", r"C:\x\torch\include\torch\csrc\api\include\torch\all.h(4): fatal error C1189: #error:  C++17 or later compatible compiler is required to use PyTorch." + "\n", {"std": "17"}),
+    ("downstream-version-mismatch", "AssertionError: MMCV==2.2.0 is used but incompatible. Please install mmcv>=2.0.0rc4.\n", {"mmcv": "2.2.0", "min": "2.0.0rc4"}),
+    ("downstream-version-mismatch", "AssertionError: MMCV==2.0.0 is used but incompatible. Please install mmcv>=[1, 1, 4], <=[1, 3, 0].\n", {"min": "[1, 1, 4]", "max": "[1, 3, 0]"}),
+    ("nvcc-arch-unsupported", "nvcc fatal   : Value 'sm_120' is not defined for option 'gpu-name'\n", {"cc": "12.0", "min_cuda": "12.8"}),
+    ("nvcc-arch-unsupported", TS + "nvcc fatal : Unsupported gpu architecture ‘compute_86’\n", {"cc": "8.6"}),
+    ("gcc-unsupported", "RuntimeError: The current installed version of g++ (13.2.0) is greater than the maximum required version by CUDA 12.4. Please make sure to use an adequate version of g++ (>=6.0.0, <14.0).\n", {"gcc": "13.2.0", "gcc_max": 13}),
+    ("pip-cache-stale-wheel", "Processing /root/.cache/pip/wheels/f9/3a/5e/0fd1c7e4e7b3/mmcv_full-1.4.0-py2.py3-none-any.whl\n", {"wheel": "mmcv_full-1.4.0-py2.py3-none-any.whl"}),
+    ("cuda-home-missing", "UserWarning: CUDA was not found on the system, please set the CUDA_HOME or the CUDA_PATHenvironment variable or add NVCC to your system PATH. The extension compilation will fail.\n", {}),
+    ("mmcv-ops-missing", "ModuleNotFoundError: No module named “mmcv._ext”\n", {"module": "mmcv._ext"}),
+]

@@ -117,3 +117,26 @@ def test_cp936_crlf_case_through_the_cli() -> None:
     doc = json.loads(proc.stdout)
     assert [m["id"] for m in doc["matches"]] == ["msvc-unsupported"]
     assert doc["matches"][0]["text"].endswith("Only the versions 2012, 2013, 2015 and 2017 are supported!")
+
+
+def test_global_flags_after_the_command_and_the_double_dash() -> None:
+    from mmfix.cli import hoist_global_flags
+
+    assert hoist_global_flags(["explain", "a.log", "-vv", "--no-color", "-q"]) == ["-vv", "--no-color", "-q", "explain", "a.log"]
+    assert hoist_global_flags(["doctor", "-v", "--", "-q"]) == ["-v", "doctor", "--", "-q"]
+    proc = mmfix(str(CASES / "grad-accum-twice.log"), "-q", "--json")  # a global flag after the files
+    assert proc.returncode == 0 and json.loads(proc.stdout)["matches"][0]["id"] == "double-backward-hooks"
+
+
+def test_a_closed_stdout_is_no_traceback() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run([sys.executable, "-m", "mmfix", "explain", str(CASES / "rtx3090-cuda110.log")],
+                          capture_output=False, stderr=subprocess.PIPE, env=env, timeout=120,
+                          preexec_fn=lambda: os.close(1))  # like `mmfix explain x >&-`
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr
+
+
+def test_explain_help_comes_from_typer() -> None:
+    proc = subprocess.run([sys.executable, "-m", "mmfix", "explain", "--help"], capture_output=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src"), "COLUMNS": "120"})
+    assert proc.returncode == 0 and b"Name every known problem" in proc.stdout

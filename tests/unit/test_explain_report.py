@@ -57,14 +57,23 @@ def test_torch_collect_env_format() -> None:
     assert env.host.nvcc is not None and env.host.nvcc.version == "12.1"
     assert env.target.packages["numpy"] == "2.0.1"
     assert {d.name for d in env.mmcv} == {"mmcv", "mmcv-full"}
-    assert set(result.ids) == {
-        "cuda-arch-not-compiled",
-        "numpy-abi-mismatch",
-        "mmcv-lite-and-full",
-        "cuda-version-mismatch",
-    }
-    arch = result.matches[result.ids.index("cuda-arch-not-compiled")]
-    assert arch.facts["min_cuda"] == "11.8"
+    # torch 1.10.2+cu111 has sm_86 SASS, which runs on the 4090's 8.9 (same major): no arch finding
+    assert set(result.ids) == {"numpy-abi-mismatch", "mmcv-lite-and-full", "cuda-version-mismatch"}
+
+
+@pytest.mark.parametrize(
+    ("gpu", "torch", "named"),
+    [("NVIDIA GeForce RTX 5090", "2.1.0+cu121", True), ("NVIDIA GeForce RTX 5090", "2.7.0+cu128", False),
+     ("NVIDIA GeForce RTX 3090", "1.6.0+cu101", True), ("NVIDIA GeForce RTX 4090", "1.10.2+cu111", False)],
+)  # fmt: skip
+def test_a_gpu_torch_has_no_kernels_for_is_torch_gpu_unsupported(gpu: str, torch: str, named: bool) -> None:
+    text = ["sys.platform: linux", f"GPU 0: {gpu}", f"PyTorch: {torch}", "MMCV: 2.1.0"]
+    result = explain_lines(text)
+    assert ("torch-gpu-unsupported" in result.ids) is named
+    assert "cuda-arch-not-compiled" not in result.ids
+    if named:
+        m = result.matches[result.ids.index("torch-gpu-unsupported")]
+        assert m.line == 3 and m.text == f"PyTorch: {torch}" and "then `mmfix rebuild" in m.fix
 
 
 def test_mmengine_ordereddict_windows_report() -> None:

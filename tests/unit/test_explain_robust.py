@@ -1,12 +1,12 @@
 """explain on the inputs a new user tried to break it with: closed pipes, full disks, FIFOs,
-early Ctrl-C, odd text (blank heads, stray NULs, backspaces, CR-only ends, colour codes), very
-long lines and contexts, floods of warnings and report headers."""
+Ctrl-C, odd text (blank heads, stray NULs, backspaces, CR-only ends, colour codes), very long
+lines and contexts, floods of warnings and report headers."""
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -14,13 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from mmfix import launch
-from mmfix.explain import engine, explain_file, explain_lines, explain_stream, prefilter, reader
+from mmfix.explain import engine, explain_file, explain_lines, explain_stream, reader
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = REPO / "tests" / "data" / "explain"
 ARCH_ERROR = b"RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
-posix_grep = pytest.mark.skipif(shutil.which("grep") is None or os.name != "posix", reason="needs grep")
 
 
 def mmfix(*args: str, **kw: object) -> subprocess.Popen[bytes]:
@@ -66,47 +64,22 @@ def test_a_fifo_is_read_as_a_stream(tmp_path: Path) -> None:
     assert result.ids == ["torch-header-constexpr-win-cuda"] and result.bytes_read == len(data)
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-def test_the_prefilter_never_opens_a_fifo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fifo = tmp_path / "log.fifo"
-    os.mkfifo(fifo)
-    monkeypatch.setattr(prefilter, "GREP_MIN_BYTES", 0)  # a FIFO's size is 0: only its type may stop it
-    got: list[object] = []
-    probe = threading.Thread(target=lambda: got.append(prefilter.start(fifo, engine.ANCHORS)), daemon=True)
-    probe.start()
-    probe.join(timeout=5)
-    if probe.is_alive():  # it opened the FIFO and waits for a writer: release it, then fail
-        with open(fifo, "wb"):
-            pass
-        pytest.fail("prefilter.start opened a FIFO (its writer's data would be lost)")
-    assert got == [None]
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+@pytest.mark.parametrize("as_json", [False, True])
+def test_ctrl_c_while_reading_stdin_is_one_line_and_exit_130(as_json: bool) -> None:
+    proc = mmfix("explain", *(["--json"] if as_json else []), "-", stdin=subprocess.PIPE,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    proc.stdin.write(b"[1/9] c++ -c x.cpp\n" * 2000)  # the scan is waiting for the rest of the log
+    proc.stdin.flush()
+    import time
 
-
-def test_an_interrupt_before_the_engine_loads_stops_grep(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    log = tmp_path / "big.log"
-    log.write_bytes(b"[1/9] c++ -c x.cpp\n" * 10_000 + ARCH_ERROR)
-    monkeypatch.setattr(prefilter, "GREP_MIN_BYTES", 1)
-    runs: list[prefilter.GrepRun] = []
-    real_start = prefilter.try_start
-
-    def spy(name: str, anchors: object) -> prefilter.GrepRun | None:
-        run = real_start(name, anchors)  # type: ignore[arg-type]
-        if run is not None:
-            runs.append(run)
-        return run
-
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    from mmfix import render
-
-    monkeypatch.setattr(prefilter, "try_start", spy)
-    monkeypatch.setattr(render, "configure", interrupt)
-    opts = launch.plain_explain(["explain", str(log)])
-    assert opts is not None
-    assert launch.run_explain(opts) == 130
-    if shutil.which("grep") and os.name == "posix":
-        assert runs and runs[0]._parts == []  # reaped
+    time.sleep(1.5)  # let the interpreter start and the scan block on its next read
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    lines = [line for line in err.decode().splitlines() if line.strip()]
+    assert proc.returncode == 130 and lines == ["mmfix: error: interrupted"], err
+    assert ('"mmfix.error/1"' in out.decode()) is as_json
 
 
 @pytest.mark.parametrize(
@@ -127,7 +100,7 @@ def test_blank_only_input_is_no_log() -> None:
 
 def test_cr_only_line_ends() -> None:
     data = (CASES / "win-torch16-module-h.log").read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r")
-    assert prefilter.sniff(data[:65536]) == "bytes-cr"
+    assert reader.sniff(data[:65536]) == "bytes-cr"
     result = explain_stream(io.BytesIO(data))
     lf = explain_stream(io.BytesIO(data.replace(b"\r", b"\n")))
     assert result.ids == lf.ids and result.lines == lf.lines == 35
@@ -141,38 +114,13 @@ def test_gcc_colour_codes_are_dropped() -> None:
     assert result.ids == ["cuda-headers-missing"] and "\x1b" not in result.matches[0].text
 
 
-@posix_grep
-def test_an_error_past_max_line_of_a_long_line_is_found_by_grep(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(prefilter, "MAX_LINE", 10_000)
-    monkeypatch.setattr(prefilter, "GREP_MIN_BYTES", 1)
-    log = tmp_path / "long.log"
-    log.write_bytes(b"noise\n" * 1000 + b"error: " + b"q" * 25_000 + b" " + ARCH_ERROR + b"tail\n")
-    result = explain_file(log)
-    assert result.ids == ["cuda-arch-not-compiled"] and result.matches[0].line == 1001
-
-
-@posix_grep
-def test_grep_reads_context_lines_longer_than_64_kib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    command = b"[3/77] /usr/local/cuda-11.0/bin/nvcc " + b"-Ifoo " * 15_000 + b"-c x.cu\n"
-    log = tmp_path / "ctx.log"
-    log.write_bytes(b"noise\n" * 100 + command + b"nvcc fatal   : Unsupported gpu architecture 'compute_86'\n")
-    monkeypatch.setattr(prefilter, "GREP_MIN_BYTES", 1)
-    with_grep = explain_file(log)
-    monkeypatch.setenv("MMFIX_NO_GREP", "1")
-    without = explain_file(log)
-    assert with_grep.matches == without.matches
-    assert with_grep.matches[0].facts.get("cuda") == "11.0"
-
-
 def test_a_flood_of_report_headers_stays_bounded() -> None:
-    lines = ["sys.platform: linux"] * 30_000 + [ARCH_ERROR.decode().strip()]
-    scanner = reader.LineScanner(engine.ANCHORS_STR, engine.REPORT_ANCHORS_STR)
-    cands = list(scanner.scan(lines))
-    # the first MAX_REPORTS headers open (extend) a window; later ones are ordinary anchored lines
+    lines = ["sys.platform: linux"] * 30_000 + [ARCH_ERROR.decode().strip()] + ["noise"] * 500
+    scanner = reader.Scanner([k.encode() for k in engine.KEYS], [b"sys.platform", b"PyTorch version"])
+    cands = list(scanner.scan(io.BytesIO(("\n".join(lines) + "\n").encode())))
+    # the first MAX_REPORTS headers open (extend) a window; later ones are ordinary key lines
     assert sum(1 for c in cands if c.report) == reader.MAX_REPORTS - 1 + reader.REPORT_LINES
-    chunks = reader.ChunkScanner(engine.ANCHORS, engine.REPORT_ANCHORS)
-    data = ("\n".join(lines) + "\n").encode()
-    assert [(c.line, c.report) for c in chunks.scan(io.BytesIO(data))] == [(c.line, c.report) for c in cands]
+    assert len(cands) == 30_001
     result = explain_lines(lines)
     assert "cuda-arch-not-compiled" in result.ids
 
@@ -182,7 +130,7 @@ def test_a_warning_flood_is_remembered_not_rematched(monkeypatch: pytest.MonkeyP
     m = engine.Matcher()
     for i in range(1, 2001):
         m.feed(reader.Candidate(i, warning))
-    assert m._nothing == {warning}
+    assert m._nothing == {warning} and m.groups == {}
     monkeypatch.setattr(engine, "NOTHING_CACHE", 10)
     m = engine.Matcher()
     for i in range(100):
@@ -192,48 +140,9 @@ def test_a_warning_flood_is_remembered_not_rematched(monkeypatch: pytest.MonkeyP
     assert [g.sig.id for g in m.groups.values()] == ["cuda-arch-not-compiled"]
 
 
-@posix_grep
-def test_a_ctrl_c_while_spawning_reaps_every_grep(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import signal
-
-    log = tmp_path / "big.log"
-    log.write_bytes(b"[1/9] c++ -c x.cpp\n" * 20_000 + ARCH_ERROR)
-    run = prefilter.GrepRun(str(log), engine.ANCHORS, parts=3)
-    real = prefilter.GrepRun._spawn
-    pids: list[int] = []
-
-    def spawn_then_interrupt(self: prefilter.GrepRun, *args: object) -> object:
-        part = real(self, *args)  # type: ignore[arg-type]
-        pids.append(part.pid)
-        # at this thread (pytest may keep other threads, which would take a process-wide signal)
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # held back till all are recorded
-        return part
-
-    monkeypatch.setattr(prefilter.GrepRun, "_spawn", spawn_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        run.start()
-    assert len(pids) == 3 and run._parts == []
-    for pid in pids:
-        with pytest.raises(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prlimit is Linux's")
-def test_grep_gets_a_memory_cap() -> None:
-    import resource
-
-    proc = subprocess.Popen(["sleep", "5"])
-    try:
-        prefilter._cap_memory(proc.pid)
-        assert resource.prlimit(proc.pid, resource.RLIMIT_AS) == (prefilter.GREP_MEMORY, prefilter.GREP_MEMORY)
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def test_long_lines_are_matched_in_windows_around_anchors() -> None:
+def test_long_lines_are_matched_in_windows_around_keys() -> None:
     text = "q" * 100_000 + " RuntimeError: x " + "z" * 100_000 + " fatal: y"
-    windows = engine._anchor_windows(text)
+    windows = engine._windows(text)
     assert len(windows) == 2 and all(len(w) <= 4 * engine.WINDOW + 20 for w in windows)
     assert "RuntimeError: x" in windows[0] and "fatal: y" in windows[1]
     crafted = "ValueError: Unknown CUDA arch ( " * 30_000  # quadratic for an unbounded [^)]*
@@ -286,12 +195,23 @@ def test_names_are_shown_without_terminal_escapes(tmp_path: Path) -> None:
     assert "symbolic links" in err.value.one_line()
 
 
-@posix_grep
 def test_a_message_across_the_cut_of_a_line_near_max_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(prefilter, "MAX_LINE", 10_000)
-    monkeypatch.setattr(prefilter, "GREP_MIN_BYTES", 1)
-    for length in (9_990, 10_000, 10_005, 20_010):
+    monkeypatch.setattr(reader, "MAX_LINE", 10_000)
+    monkeypatch.setattr(reader, "CHUNK", 4096)
+    for length in (9_990, 10_000, 10_005, 20_010, 25_000):
         line = b"q" * (length - len(ARCH_ERROR)) + ARCH_ERROR
         log = tmp_path / f"cut{length}.log"
         log.write_bytes(b"noise\n" * 500 + line + b"tail\n")
-        assert explain_file(log).ids == ["cuda-arch-not-compiled"], length
+        result = explain_file(log)
+        # the piece that holds the message is matched; the line number stays the line's
+        assert [(m.id, m.line) for m in result.matches] == [("cuda-arch-not-compiled", 501)], length
+        assert result.lines == 502
+
+
+def test_a_context_line_longer_than_a_block_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(reader, "CHUNK", 4096)
+    command = b"[3/77] /usr/local/cuda-11.0/bin/nvcc " + b"-Ifoo " * 15_000 + b"-c x.cu\n"
+    log = tmp_path / "ctx.log"
+    log.write_bytes(b"noise\n" * 100 + command + b"nvcc fatal   : Unsupported gpu architecture 'compute_86'\n")
+    m = explain_file(log).matches[0]
+    assert (m.id, m.line, m.facts.get("cuda")) == ("nvcc-arch-unsupported", 102, "11.0")

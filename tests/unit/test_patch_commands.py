@@ -23,10 +23,13 @@ from test_patching_engine import FAQ, GOOD, ORIG, REL, sha  # noqa: E402
 
 
 def mmfix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-m", "mmfix", *args], capture_output=True, text=True, env=env, cwd=cwd
-    )
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mmfix-state-") as state:  # not the user's own records
+        env = {"PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1", "PATH": "/usr/bin:/bin", "XDG_STATE_HOME": state}
+        return subprocess.run(
+            [sys.executable, "-m", "mmfix", *args], capture_output=True, text=True, env=env, cwd=cwd
+        )
 
 
 @pytest.mark.parametrize("value", [0, 16, 31, 100, 512 + 1, 2048, -256])
@@ -206,7 +209,8 @@ def test_install_journal_records_in_state_dir(
     j = patching.install_journal(str(tmp_path / "env"))
     assert str(j.dir).startswith(str(tmp_path / "state"))
     with j.locked():
-        e = j.record("install", patch_id="rebuild", saved=str(tmp_path / "old.whl"))
+        e = j.record("install", patch_id="rebuild", saved=str(tmp_path / "old.whl"),
+                     python="/env/bin/python", previous=[])
     [got] = j.entries()
     assert got == e and got["kind"] == "install" and got["mmfix_version"] and got["time"]
     assert patching.install_journal(str(tmp_path / "env")).entries() == [got]  # same folder
@@ -227,7 +231,7 @@ def test_revert_install_without_restore_helper_exits_1(
     )
     monkeypatch.setattr(cmd, "_probe", lambda python: env)
     j = patching.install_journal(str(tmp_path))
-    j.record("install", patch_id="rebuild", saved="old.whl")
+    j.record("install", patch_id="rebuild", saved="old.whl", python="/env/bin/python", previous=[])
     real_import = builtins.__import__
 
     def no_build(name: str, *a, **k):  # type: ignore[no-untyped-def]

@@ -21,6 +21,12 @@ FAQ = ORIG.replace("constexpr bool", "bool")  # the FAQ's ill-formed hand edit
 REL = "include/demo.h"
 
 
+@pytest.fixture(autouse=True)
+def _state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mmfix's per-user record of the journals it writes goes to a scratch folder."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
 def sha(text: str) -> str:
     return textdiff.sha256_text(text.encode())
 

@@ -60,7 +60,7 @@ def test_layout_pages_and_hashes(tmp_path: Path) -> None:
         f"{sha[:16]}/{wheel.name}.json#sha256={hashlib.sha256(record_file.read_bytes()).hexdigest()}",
     ]
     assert parse_links((root / "index.html").read_text()) == ["cpu/torch2.13.0/index.html"]
-    assert not [p for p in root.rglob(".tmp-*")]
+    assert not [p for p in root.rglob("*.mmfix-tmp")]
 
 
 def test_plain_pip_reads_the_page(tmp_path: Path) -> None:
@@ -124,7 +124,7 @@ def test_concurrent_writers_leave_a_consistent_index(tmp_path: Path) -> None:
     for e in entries:
         assert file_sha256(combo / e.href) == e.sha256
         assert hashlib.sha256((combo / (e.href + ".json")).read_bytes()).hexdigest() == e.record_sha256
-    assert not [p for p in root.rglob(".tmp-*")]
+    assert not [p for p in root.rglob("*.mmfix-tmp")]
 
 
 def test_prune_keeps_the_torch_combinations_named(tmp_path: Path) -> None:
@@ -132,8 +132,11 @@ def test_prune_keeps_the_torch_combinations_named(tmp_path: Path) -> None:
     _store(root, small_wheel(tmp_path / "a"))
     _store(root, small_wheel(tmp_path / "b"), env=env_311(torch="2.12.0+cpu"))
     (root / "cpu" / "torch2.13.0" / "0123456789abcdef").mkdir()  # left by an interrupted store
+    stale = root / "cpu" / "torch2.13.0" / ".index.html.k3j2.mmfix-tmp"  # a writer killed mid-write
+    stale.write_text("half a page")
     removed = house.prune(root, {"cpu/torch2.13.0"})
     assert removed == ["cpu/torch2.12.0", "cpu/torch2.13.0/0123456789abcdef"]
+    assert not stale.exists()
     assert parse_links((root / "index.html").read_text()) == ["cpu/torch2.13.0/index.html"]
     assert len(house.page_entries(_page(root))[0]) == 1
 

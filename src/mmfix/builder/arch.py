@@ -19,9 +19,35 @@ from mmfix.knowledge import torch_arch
 
 ACCEPTED_FORMS = "8.6, 8.6+PTX, sm_86, 86, compute_86, 9.0a, or a name such as Ampere; separated by ';', space or ','"
 
-_DOTTED = re.compile(r"^(\d{1,2})\.(\d)([af]?)$")
-_SM = re.compile(r"^(sm|compute)_?(\d{2,3})([af]?)$", re.IGNORECASE)
-_BARE = re.compile(r"^(\d{2,3})([af]?)$")
+# ASCII digits only: Python's \d and int() also take '٣' or '８', which no tool downstream does.
+_DOTTED = re.compile(r"^([0-9]{1,2})\.([0-9])([af]?)$", re.ASCII)
+_SM = re.compile(r"^(sm|compute)_?([0-9]{2,3})([af]?)$", re.IGNORECASE | re.ASCII)
+_BARE = re.compile(r"^([0-9]{2,3})([af]?)$", re.ASCII)
+
+
+def known_compute_capabilities() -> frozenset[str]:
+    """Every compute capability ("3.0" ... "12.1") and arch-specific variant ("9.0a") that some
+    CUDA release's nvcc (knowledge.cuda.NVCC_ARCHS) or some torch's cpp_extension
+    (knowledge.torch_arch.TORCH_ARCH_TABLE) targets: the ones that exist as far as mmfix knows."""
+    known = {f"{sm // 10}.{sm % 10}" for archs in kcuda.NVCC_ARCHS.values() for sm in archs}
+    for row in torch_arch.TORCH_ARCH_TABLE:
+        known.update(row[2])
+    return frozenset(known)
+
+
+def _check_exists(token: str, arch: Arch, known_only: bool) -> Arch:
+    """``arch`` when it is a compute capability that exists; UsageError (exit 2) naming it."""
+    known = known_compute_capabilities()
+    if arch.cc in known or not known_only:
+        return arch
+    ccs = sorted((k for k in known if k[-1].isdigit()), key=lambda k: tuple(map(int, k.split("."))))
+    base = f"{arch.major}.{arch.minor}"
+    what = f"{base} has no '{arch.variant}' variant" if arch.variant and base in known else f"{arch.cc} is no compute capability"
+    raise UsageError(
+        f"arch entry '{token}' names no GPU: {what}",
+        f"known compute capabilities: {', '.join(ccs)}",
+        f"accepted: {ACCEPTED_FORMS}",
+    )
 
 
 @dataclass(frozen=True, order=True)
@@ -52,7 +78,7 @@ def _from_sm(digits: str, variant: str, ptx: bool) -> Arch:
     return Arch(n // 10, n % 10, variant.lower(), ptx)
 
 
-def _parse_token(token: str, names: dict[str, str]) -> list[Arch]:
+def _parse_token(token: str, names: dict[str, str], known_only: bool = True) -> list[Arch]:
     """One entry -> its arches; raises UsageError naming the entry when it is malformed."""
     lowered = token.lower()
     body, plus, suffix = lowered.partition("+")
@@ -69,30 +95,40 @@ def _parse_token(token: str, names: dict[str, str]) -> list[Arch]:
         return [Arch(a.major, a.minor, a.variant, a.ptx or ptx) for a in archs]
     m = _DOTTED.match(body)
     if m:
-        return [Arch(int(m.group(1)), int(m.group(2)), m.group(3), ptx)]
+        return [_check_exists(token, Arch(int(m.group(1)), int(m.group(2)), m.group(3), ptx), known_only)]
     m = _SM.match(body)
     if m:
         is_ptx = ptx or m.group(1).lower() == "compute"
-        return [_from_sm(m.group(2), m.group(3), is_ptx)]
+        return [_check_exists(token, _from_sm(m.group(2), m.group(3), is_ptx), known_only)]
     m = _BARE.match(body)
     if m:
-        return [_from_sm(m.group(1), m.group(2), ptx)]
+        return [_check_exists(token, _from_sm(m.group(1), m.group(2), ptx), known_only)]
     raise UsageError(f"malformed arch entry '{token}'", f"accepted: {ACCEPTED_FORMS}")
 
 
 def parse_arch_list(
-    text: str, torch_version: str | None = None, *, _expand_names: bool = True
+    text: str, torch_version: str | None = None, *, known_only: bool = True, _expand_names: bool = True
 ) -> tuple[Arch, ...]:
     """Parse an arch list as users type it; return the arches in order, duplicates merged.
 
     ``torch_version`` selects the named-arch table (knowledge.torch_arch; newest when None).
-    Raises UsageError (exit 2) for an empty list, an empty entry ("8.6;;"), or an entry that is no
-    arch form and no name of that torch.
+    Raises UsageError (exit 2) for an empty list, an empty entry ("8.6;;"), a character that is
+    not printable ASCII (``٣.٦``, ``８.６``), an entry that is no arch form and no name of that
+    torch, or a compute capability no CUDA release or torch knows (``395``, ``0.0``:
+    ``known_compute_capabilities``; ``known_only=False`` skips that last check, for what a GPU
+    itself reports).
     """
     names = {k.lower(): v for k, v in torch_arch.named_arches(torch_version).items()} if _expand_names else {}
     stripped = text.strip()
     if not stripped:
         raise UsageError("empty arch list", f"accepted: {ACCEPTED_FORMS}")
+    odd = next((c for c in stripped if not (c.isascii() and (c.isprintable() or c in " \t"))), None)
+    if odd is not None:
+        raise UsageError(
+            f"malformed arch list {text!r}",
+            f"it has the character {odd!r} (U+{ord(odd):04X}); arch lists are ASCII (digits 0-9)",
+            f"accepted: {ACCEPTED_FORMS}",
+        )
     # spaces around separators are fine; an empty entry between ';'/',' is not (torch fails on it)
     parts = [p.strip() for p in re.split(r"[;,]", stripped)]
     if any(not p for p in parts):
@@ -104,7 +140,7 @@ def parse_arch_list(
     tokens = [t for p in parts for t in p.split()]
     found: list[Arch] = []
     for token in tokens:
-        for arch in _parse_token(token, names):
+        for arch in _parse_token(token, names, known_only):
             _merge(found, arch)
     return tuple(found)
 
@@ -195,7 +231,7 @@ def default_archs(
     release (knowledge.cuda.PORTABLE_ARCHS, conda-forge's), clamped to nvcc and torch.
     """
     if gpu_ccs:
-        archs = parse_arch_list(";".join(sorted(set(gpu_ccs))), torch_version)
+        archs = parse_arch_list(";".join(sorted(set(gpu_ccs))), torch_version, known_only=False)
         top = archs[-1]
         return (*archs[:-1], Arch(top.major, top.minor, top.variant, True)), "the visible GPUs"
     portable = kcuda.portable_archs(cuda_version) if cuda_version else None

@@ -21,19 +21,16 @@ from mmfix.builder import arch as archmod
 from mmfix.builder.toolkit import missing_math_headers, nvidia_wheel_dirs, resolve_toolkit_root
 from mmfix.errors import MmfixError, RefusedError
 from mmfix.knowledge import cuda as kcuda
+from mmfix.knowledge.buildtools import SETUPTOOLS_WITHOUT_PKG_RESOURCES
+from mmfix.knowledge.runtime import TORCH_FIRST_NUMPY2
 from mmfix.model import Environment, TorchInfo
 
 GIB = 1024**3
 # Memory one parallel compile job needs (catalog build-out-of-memory): nvcc ~2 GiB, g++ ~1 GiB.
 MEM_PER_JOB = {"cuda": 2 * GIB, "cpu": 1 * GIB}
-# pkg_resources is gone from setuptools 82.0.0 (catalog setuptools-no-pkg-resources)
-SETUPTOOLS_WITHOUT_PKG_RESOURCES = "82"
-# torch >= this needs numpy < 2 (built against NumPy 1; catalog numpy-abi-mismatch)
-NUMPY2_SINCE_TORCH = "2.4"
-# glibc-cuda-math-clash: glibc >= 2.41 headers with CUDA < 13.1 (catalog, reported)
-GLIBC_CLASH = ("2.41", "13.1")
+# glibc-cuda-math-clash (knowledge.cuda.GLIBC_MATH_CLASHES): hide glibc's C23 math declarations
 GLIBC_FIX_HEADER = """\
-/* mmfix: glibc >= 2.41 declares cospi/sinpi/rsqrt that clash with CUDA < 13.1 math headers. */
+/* mmfix: glibc's C23 cospi/sinpi/rsqrt declarations clash with this CUDA's math headers. */
 #include <features.h>
 #undef __GLIBC_USE_IEC_60559_FUNCS_EXT
 #define __GLIBC_USE_IEC_60559_FUNCS_EXT 0
@@ -253,8 +250,7 @@ def make_plan(
             if removed:
                 notes.append(f"cuda-args-override-arch: dropped {' '.join(removed)} from MMCV_CUDA_ARGS")
             extra: list[str] = []
-            glibc, nv = _v(host.glibc), _v(nvcc_ver)
-            if glibc and nv and glibc >= Version(GLIBC_CLASH[0]) and nv < Version(GLIBC_CLASH[1]):
+            if host.glibc and nvcc_ver and kcuda.glibc_math_clash(host.glibc, nvcc_ver):
                 files["mmfix_glibc_cuda_fix.h"] = GLIBC_FIX_HEADER
                 extra += ["-include", "{build}/mmfix_glibc_cuda_fix.h"]
                 notes.append(f"glibc-cuda-math-clash: glibc {host.glibc} with CUDA {nvcc_ver}: force-including a fix header")
@@ -291,7 +287,7 @@ def make_plan(
         env_changes.append("setuptools")
     tv = _v(torch_v)
     npv = _v(pk.get("numpy"))
-    if tv and npv and tv < Version(NUMPY2_SINCE_TORCH) and npv.major >= 2:
+    if tv and npv and tv < Version(TORCH_FIRST_NUMPY2) and npv.major >= 2:
         env_changes.append("numpy<2")
     if "wheel" not in pk and (_v(pk.get("pip")) or Version("0")) < Version("23.1"):
         env_changes.append("wheel")

@@ -2,31 +2,43 @@
 
 The build runs ``pip wheel --no-build-isolation --no-deps --no-cache-dir`` in the target interpreter
 (pip's wheel cache otherwise hands back an ops-less wheel built earlier: ``pip-cache-stale-wheel``)
-in its own process group, so Ctrl-C stops pip, ninja and every compiler, and the target env is left
-as it was (nothing is installed before the build succeeded). torch's ninja backend prints
-``[n/N] <command>`` lines; they drive a rich progress bar with elapsed time and ETA. The whole
-output goes to a log file.
+under the build supervisor (``builder/supervise.py``): a small process that starts the build in a
+session of its own and stops that whole session (pip, ninja, every compiler) when mmfix asks
+(Ctrl-C, SIGTERM) or when mmfix is gone (``kill -9``: its end of the supervisor's pipe closes).
+The target env is left as it was either way (nothing is installed before the build succeeded).
+torch's ninja backend prints ``[n/N] <command>`` lines; they drive a rich progress bar with elapsed
+time and ETA. The whole output goes to a log file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmfix.builder import supervise
+
+try:
+    import resource
+except ImportError:  # Windows: no getrusage; cpu_seconds is then 0
+    resource = None  # type: ignore[assignment]
 from mmfix.builder.plan import BuildPlan
 from mmfix.builder.source import SourceTree, cache_dir, copy_for_build
 
 NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]\s")
+SUPERVISOR = Path(supervise.__file__)
+STOP_GRACE_S = 2.0  # SIGTERM, then SIGKILL after this: a stop takes well under 5 s
+_NEW_GROUP = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
 
 
 @dataclass(frozen=True)
@@ -95,8 +107,10 @@ def run_build(
 ) -> BuildResult:
     """Build the wheel of ``src`` per ``plan``; the full output goes to ``log_path``.
 
-    ``on_step(n, total)`` is called for each ninja ``[n/N]`` line. Ctrl-C (KeyboardInterrupt)
-    terminates the whole process group, then re-raises. Never installs anything.
+    ``on_step(n, total)`` is called for each ninja ``[n/N]`` line. The build runs under the
+    supervisor (``start_supervised``): Ctrl-C or SIGTERM (KeyboardInterrupt) stops its whole
+    session within ``STOP_GRACE_S`` + a moment, then re-raises; a ``kill -9`` of mmfix makes the
+    supervisor stop it. Never installs anything.
     """
     wheel_dir = src.parent / f"{src.name}-wheel"
     if wheel_dir.exists():
@@ -105,23 +119,25 @@ def run_build(
     env = build_environment(plan, src, base_env)
     argv = plan.wheel_command(str(src), str(wheel_dir))
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = _children_cpu()
     t0 = time.monotonic()
     done = total = 0
-    with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+    with open(log_path, "w", encoding="utf-8", errors="replace", buffering=1) as log:  # line by line: a kill -9 keeps the log
         log.write("# mmfix rebuild\n# command: " + " ".join(argv) + "\n")
         for k in sorted(plan.env):
             log.write(f"# {k}={env.get(k, '')}\n")
         log.flush()
         old_term = _raise_on_sigterm()
-        proc = subprocess.Popen(
-            argv, cwd=str(src), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, text=True, encoding="utf-8", errors="replace", bufsize=1,
-        )
+        sup, fd = start_supervised(argv, str(src), env)
+        control: int | None = fd
+        build_pid: int | None = None
         try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
+            assert sup.stdout is not None
+            for line in sup.stdout:
                 log.write(line)
+                if build_pid is None and line.startswith(supervise.MARKER):
+                    build_pid = int(line[len(supervise.MARKER):])
+                    continue
                 m = NINJA_STEP.match(line.lstrip())
                 if m:
                     done, total = int(m.group(1)), int(m.group(2))
@@ -129,19 +145,30 @@ def run_build(
                         on_step(done, total)
                 elif on_line:
                     on_line(line.rstrip("\n"))
-            rc = proc.wait()
+            rc = sup.wait()
         except KeyboardInterrupt:
-            stop_group(proc)
+            stop_supervised(sup, fd, build_pid)
+            control = None
             log.write("\n# interrupted (Ctrl-C / SIGTERM): build stopped, nothing installed\n")
             raise
         finally:
+            if control is not None:
+                with contextlib.suppress(OSError):
+                    os.close(control)
             _restore_sigterm(old_term)
     seconds = time.monotonic() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = _children_cpu() - before
     wheels = sorted(wheel_dir.glob("*.whl"))
     ok = rc == 0 and bool(wheels)
     return BuildResult(ok, rc, log_path, src, wheels[0] if wheels else None, seconds, cpu, done, total)
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of all waited-for descendants (0 where getrusage is missing)."""
+    if resource is None:
+        return 0.0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -163,17 +190,52 @@ def _restore_sigterm(old: object) -> None:
 
 
 def session_members(sid: int) -> list[int]:
-    """PIDs in session ``sid`` (Linux /proc; empty elsewhere). ninja starts every command in its
-    own process group, so the compilers are reached through the session, not pip's group."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 3 and fields[3] == str(sid):  # state ppid pgrp session ...
-            out.append(int(stat.parent.name))
-    return out
+    """PIDs of the live processes in session ``sid`` (Linux /proc; empty elsewhere). ninja starts
+    every command in its own process group, so the compilers are reached through the session,
+    not pip's group."""
+    return supervise.session_members(sid)
+
+
+def start_supervised(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
+    """Start the build supervisor (``supervise.py`` in this interpreter, isolated mode) and hand it
+    the build ``argv``/``cwd``/``env``. Returns (the supervisor, whose stdout is the build's
+    output and whose exit code is the build's; the write end of its control pipe). Keep the
+    descriptor open while the build runs: closing it, or mmfix dying, stops the build."""
+    read_end, control = os.pipe()  # not inherited by any other child (PEP 446)
+    try:
+        sup = subprocess.Popen(
+            [sys.executable, "-I", str(SUPERVISOR)], stdin=read_end, stdout=subprocess.PIPE, stderr=None,
+            start_new_session=os.name == "posix", creationflags=_NEW_GROUP,
+            text=True, encoding="utf-8", errors="replace", bufsize=1,
+        )
+    except BaseException:
+        os.close(control)
+        raise
+    finally:
+        os.close(read_end)
+    spec = (json.dumps({"argv": argv, "cwd": cwd, "env": env, "grace": STOP_GRACE_S}) + "\n").encode()
+    view = memoryview(spec)
+    while view:
+        view = view[os.write(control, view):]
+    return sup, control
+
+
+def stop_supervised(sup: subprocess.Popen[str], control: int, build_pid: int | None) -> None:
+    """Ask the supervisor to stop the build (a ``stop`` line, then end of file) and wait for it;
+    if it does not end in time, kill it and stop the build's session from here."""
+    with contextlib.suppress(OSError):
+        os.write(control, supervise.STOP)
+    with contextlib.suppress(OSError):
+        os.close(control)
+    try:
+        sup.wait(timeout=STOP_GRACE_S + 5)
+    except subprocess.TimeoutExpired:
+        sup.kill()
+        sup.wait()
+        if build_pid is not None and os.name == "posix":
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                supervise._signal_session(build_pid, sig)
+                time.sleep(0.5)
 
 
 def stop_group(proc: subprocess.Popen[str], grace: float = 10.0) -> None:

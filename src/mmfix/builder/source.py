@@ -24,6 +24,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from mmfix.errors import OperationFailed, RefusedError, UsageError
+from mmfix.knowledge import downstream as kd
 from mmfix.model import Downstream, Environment
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
@@ -78,13 +79,7 @@ def from_dir(path: Path) -> SourceTree:
 
 def downstream_specifier(downstream: Sequence[Downstream]) -> SpecifierSet:
     """The mmcv range every installed downstream package allows (their ``__init__`` asserts)."""
-    spec = SpecifierSet()
-    for d in downstream:
-        if d.mmcv_min:
-            spec &= SpecifierSet(f">={d.mmcv_min}")
-        if d.mmcv_max:
-            spec &= SpecifierSet(f"{'<=' if d.max_inclusive else '<'}{d.mmcv_max}")
-    return spec
+    return kd.allowed(downstream)
 
 
 def choose_version(env: Environment, requested: str | None, available: Sequence[str] | None = None) -> str:
@@ -241,14 +236,49 @@ def split_git_spec(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
+# git transports mmfix lets --git use: gitpython's default allow-list (it refuses ``<helper>::``
+# remote helpers such as ``ext::``, which runs a command). Also passed to git as
+# GIT_ALLOW_PROTOCOL, so redirects and submodules are held to the same list.
+GIT_TRANSPORTS = ("https", "ssh", "git", "file")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_SCP = re.compile(r"^(?:[^@/:]+@)?[^@/:]+:(?!:)")  # [user@]host:path (ssh)
+
+
+def check_git_url(url: str) -> str:
+    """The transport git would use for ``url`` ("https", "ssh", "git", "file"); RefusedError
+    (exit 3) for any other (``ext::sh -c ...``, ``http://``, ``fd::``, an option such as
+    ``--upload-pack=...``). Plain local paths are the file transport."""
+    def refuse(why: str) -> RefusedError:
+        return RefusedError(f"--git {url!r} is refused", why,
+                            "use an https://, ssh://, git:// or file:// URL, user@host:path, or a local folder")
+
+    if url.startswith("-"):
+        raise refuse("it starts with '-', which git would read as an option")
+    if "::" in url.split("/", 1)[0] or url.lower().startswith("ext:"):
+        helper = url.split(":", 1)[0]
+        raise refuse(f"'{helper}' is a git remote helper ({helper}::...), which can run any command")
+    m = _SCHEME.match(url)
+    if m:
+        scheme = m.group(1).lower()
+        if scheme not in GIT_TRANSPORTS:
+            raise refuse(f"the '{scheme}' transport is not one of {', '.join(GIT_TRANSPORTS)}")
+        return scheme
+    if _SCP.match(url) and not Path(url).exists():
+        return "ssh"
+    return "file"
+
+
 def from_git(spec: str, version: str | None) -> SourceTree:
     """Clone or fetch ``URL[@REF]`` into the cache and check out REF, else the tag ``v<version>``.
 
-    Refuses (RefusedError) a cached clone with local changes. Raises OperationFailed when git fails.
+    Refuses (RefusedError) a URL whose transport is not https, ssh, git or file
+    (``check_git_url``) and a cached clone with local changes. Raises OperationFailed when git fails.
     """
     import git
 
     url, ref = split_git_spec(spec)
+    check_git_url(url)
+    allow = {"GIT_ALLOW_PROTOCOL": ":".join(GIT_TRANSPORTS)}
     key = hashlib.sha256(url.encode()).hexdigest()[:16]
     path = cache_dir("git") / key
     try:
@@ -257,11 +287,12 @@ def from_git(spec: str, version: str | None) -> SourceTree:
             if repo.is_dirty(untracked_files=True):
                 raise RefusedError(f"the cached clone {path} has local changes",
                                    "mmfix will not build from a dirty tree", f"commit or discard them (git -C {path} status)")
-            repo.remote("origin").fetch(tags=True, prune=True)
+            with repo.git.custom_environment(**allow):
+                repo.remote("origin").fetch(tags=True, prune=True)
         else:
             if path.exists():
                 shutil.rmtree(path)
-            repo = git.Repo.clone_from(url, path)
+            repo = git.Repo.clone_from(url, path, env=allow)
         target = ref or (f"v{version}" if version else None)
         if target is None:
             target = "origin/HEAD" if "origin/HEAD" in [r.name for r in repo.remote("origin").refs] else "HEAD"
@@ -270,6 +301,8 @@ def from_git(spec: str, version: str | None) -> SourceTree:
         except git.GitCommandError:
             raise UsageError(f"no ref '{target}' in {url}", fix="pass URL@REF with an existing tag, branch or commit") from None
         sha = repo.head.commit.hexsha
+    except (git.UnsafeProtocolError, git.UnsafeOptionError) as exc:
+        raise RefusedError(f"--git {url!r} is refused", str(exc), "use an https://, ssh://, git:// or file:// URL") from None
     except git.GitCommandError as exc:
         why = next((ln.strip() for ln in reversed((exc.stderr or str(exc)).splitlines())
                     if ln.strip() and ln.strip() not in ("'", '"')), "git exited with an error")
@@ -287,7 +320,8 @@ def copy_for_build(tree: SourceTree, build_root: Path) -> Path:
     top = str(tree.path)
 
     def ignore(folder: str, names: list[str]) -> set[str]:
-        skip = {n for n in names if n in (".git", "__pycache__") or n.endswith(".egg-info")}
+        # .mmfix: the tree's own patch journal, which the build copy must not inherit
+        skip = {n for n in names if n in (".git", "__pycache__", ".mmfix") or n.endswith(".egg-info")}
         if folder == top:
             skip |= {n for n in names if n in ("build", "dist")}
         return skip

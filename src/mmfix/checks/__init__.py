@@ -1,14 +1,15 @@
 """The explicit, ordered list of doctor checks, one per catalog id seen in a live environment.
 
-Order: install state, compatibility, toolchain, architecture, headers, Windows shell, run time,
-config. ``run_checks`` runs them (all, or the ids asked for) and never raises for a crashing check.
+Order: install state, compatibility, toolchain, Windows shell, architecture, headers, run time,
+what mmcv's neighbours changed (torch, mmengine, yapf), config. ``run_checks`` runs them (all,
+or the ids asked for) and never raises for a crashing check.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mmfix.checks import arch, compat, config, headers, install, runtime, toolchain, windows
+from mmfix.checks import arch, compat, config, ecosystem, headers, install, runtime, toolchain, windows
 from mmfix.checks.base import Check, CheckContext
 from mmfix.errors import UsageError
 from mmfix.model import Finding
@@ -21,6 +22,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     *arch.CHECKS,
     *headers.CHECKS,
     *runtime.CHECKS,
+    *ecosystem.CHECKS,
     *config.CHECKS,
 )
 

@@ -6,6 +6,7 @@ import os
 
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
 from mmfix.checks.facts import build_needed, pip_command, rebuild_command
+from mmfix.knowledge.buildtools import SETUPTOOLS_PIN, SETUPTOOLS_WITHOUT_PKG_RESOURCES
 from mmfix.knowledge.versions import parse_version as version
 
 CHECKS: list[Check] = []
@@ -63,14 +64,14 @@ def setuptools_pkg_resources(ctx: CheckContext) -> Outcome:
     v = version(st)
     if v is None:
         return warn("setuptools is not installed in the target environment; mmcv's setup.py needs it",
-                    fix=pip_command(env, "install 'setuptools>=77,<82'"))
-    if v < version("82"):  # type: ignore[operator]
-        return ok(f"setuptools {st} still ships pkg_resources (removed in 82.0.0)")
-    evidence = (f"setuptools {st} has no pkg_resources (removed in 82.0.0); every mmcv release's setup.py "
+                    fix=pip_command(env, f"install '{SETUPTOOLS_PIN}'"))
+    if v < version(SETUPTOOLS_WITHOUT_PKG_RESOURCES):  # type: ignore[operator]
+        return ok(f"setuptools {st} still ships pkg_resources (removed in {SETUPTOOLS_WITHOUT_PKG_RESOURCES})")
+    evidence = (f"setuptools {st} has no pkg_resources (removed in {SETUPTOOLS_WITHOUT_PKG_RESOURCES}); every mmcv release's setup.py "
                 "imports it, so building mmcv in this environment fails")
     if not build_needed(env):
         return ok(evidence.replace("fails", "would fail"), "mmcv already has ops: nothing to build now")
-    downgrade = pip_command(env, "install 'setuptools>=77,<82'")
+    downgrade = pip_command(env, f"install '{SETUPTOOLS_PIN}'")
     return warn(evidence, fix=f"{rebuild_command(env)}  (patches setup.py; or {downgrade})", auto_fix="rebuild")
 
 

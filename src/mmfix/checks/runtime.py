@@ -14,6 +14,7 @@ from typing import Any
 from packaging.version import Version
 
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
+from mmfix.knowledge import buildtools
 from mmfix.knowledge import cuda as kc
 from mmfix.knowledge import downstream as kd
 from mmfix.knowledge import runtime as kr
@@ -219,8 +220,8 @@ def import_segfault(ctx: CheckContext) -> Outcome:
     for who, ver in (("mmcv's compiler", built.group(1) if built else None),
                      ("host gcc", gcc.version if gcc else None)):
         v = _v(ver)
-        if v and (v < Version("5.4") or (v.major, v.minor) == (5, 5)):
-            ev.append(f"{who} {ver}: mmcv's FAQ names gcc < 5.4 and 5.5 as causes")
+        if v and buildtools.gcc_faq_problem(v.major, v.minor):
+            ev.append(f"{who} {ver}: mmcv's FAQ names {buildtools.GCC_FAQ_CAUSES} as causes")
     tcuda = env.torch.cuda if env.torch else None
     if gcc and gcc.version and tcuda:
         v, cuda_max = _v(gcc.version), kc.gcc_max(tcuda)

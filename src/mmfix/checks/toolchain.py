@@ -12,8 +12,8 @@ import shlex
 from mmfix.builder.plan import MEM_PER_JOB, max_jobs
 from mmfix.checks.base import Check, CheckContext, Outcome, check, ok, skip, warn
 from mmfix.checks.facts import build_problem, cuda_in_use, pip_command, rebuild_command, torch_is_cuda
+from mmfix.knowledge import buildtools, cxx
 from mmfix.knowledge import cuda as cudak
-from mmfix.knowledge import cxx
 from mmfix.knowledge.versions import parse_version as version
 from mmfix.model import Environment
 
@@ -126,10 +126,11 @@ def gcc_unsupported(ctx: CheckContext) -> Outcome:
     ver = version(gxx.version)
     if ver is None:
         return skip(f"could not read the version of {gxx.path}")
-    if ver < version("5.0"):  # type: ignore[operator]
-        return build_problem(env, f"{gxx.path} is GCC {gxx.version}: torch needs GCC 5 or later", fix="install a newer gcc", auto_fix=None)
-    if ver.major == 5 and ver.minor == 5:
-        return warn(f"{gxx.path} is GCC {gxx.version}: the FAQ reports segfaults with mmcv built by GCC 5.5",
+    if ver.major < buildtools.GCC_TORCH_MIN_MAJOR:
+        return build_problem(env, f"{gxx.path} is GCC {gxx.version}: torch needs GCC {buildtools.GCC_TORCH_MIN_MAJOR} or later", fix="install a newer gcc", auto_fix=None)
+    faq = buildtools.gcc_faq_problem(ver.major, ver.minor)
+    if faq:
+        return warn(f"{gxx.path} is GCC {gxx.version}: {faq} (mmcv's FAQ: {buildtools.GCC_FAQ_RULE})",
                     fix="use another GCC (CC/CXX), e.g. 7.x-9.x")
     if not torch_is_cuda(env):
         return ok(f"GCC {gxx.version}; no CUDA host-compiler limit for a CPU build")
@@ -160,12 +161,10 @@ def glibc_clash(ctx: CheckContext) -> Outcome:
     g, cuda = version(env.host.glibc), version(cuda_in_use(env))
     if g is None or cuda is None:
         return skip("glibc or CUDA version unknown")
-    clash = (g >= version("2.41") and cuda < version("13.1")) or (  # type: ignore[operator]
-        g >= version("2.42") and version("12.8") <= cuda < version("14.0")  # type: ignore[operator]
-    )
+    clash = cudak.glibc_math_clash(str(g), str(cuda))
     if not clash:
         return ok(f"glibc {env.host.glibc} with CUDA {cuda}")
-    return build_problem(env, f"glibc {env.host.glibc} declares cospi/sinpi/rsqrt with exception specifications CUDA {cuda}'s "
+    return build_problem(env, f"glibc {env.host.glibc} declares {'/'.join(clash)} with exception specifications CUDA {cuda}'s "
                     "math headers contradict", fix="mmfix rebuild (force-includes a header that hides the glibc C23 "
                     "declarations for the build only), or a newer CUDA")
 

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 from mmfix import render
 from mmfix.errors import EXIT_OK, EXIT_PROBLEMS, MmfixError, UsageError
-from mmfix.explain import anchors, prefilter
-from mmfix.explain.prefilter import NotALog
-
-TYPE_CHECKING = False  # not typing's: `mmfix explain` starts faster without it
+from mmfix.explain import ExplainResult, NotALog, explain_file, explain_stdin
 
 if TYPE_CHECKING:
-    from typing import Any
-
-    from mmfix.explain.engine import ExplainResult
     from mmfix.model import Environment
 
 SCHEMA = "mmfix.explain/1"
@@ -62,45 +57,33 @@ def _check_readable(name: str) -> None:
         raise UsageError(f"cannot read {printable(name)}", "permission denied", "make it readable, or pipe it on stdin")
 
 
-def _explain_one(name: str, started: prefilter.GrepRun | None = None) -> ExplainResult:
-    from mmfix.explain.engine import explain_file, explain_stdin
-
+def _explain_one(name: str) -> ExplainResult:
     if name == "-" and sys.stdin.isatty():
         render.info("reading a log from stdin (paste it, then Ctrl-D; Ctrl-Z Enter on Windows)")
     try:
-        return explain_stdin() if name == "-" else explain_file(name, started)
+        return explain_stdin() if name == "-" else explain_file(name)
     except IsADirectoryError as exc:  # raced with _check_readable
         raise UsageError(f"cannot read {printable(name)}", "it is a directory", "give a log file") from exc
     except OSError as exc:
         raise UsageError(f"cannot read {printable(name)}", exc.strerror or str(exc), "give a readable log file") from exc
 
 
-def run(files: list[str], as_json: bool, started: prefilter.GrepRun | None = None) -> int:
+def run(files: list[str], as_json: bool) -> int:
     """Explain each input in ``files`` ("-" = stdin); print text or one JSON document.
-
-    ``started``: the grep prefilter already running on ``files[0]`` (``prefilter.try_start``);
-    whoever started it stops it (``launch.run_explain`` does); a run started here is stopped here.
 
     Returns 0 when a known problem was named, 1 when not (or no input held log text).
     Raises ``UsageError`` (exit 2) for a missing path or a directory, ``MmfixError`` (exit 1)
     when no input held log text (human output).
     """
     names = files or ["-"]
-    own = None
-    try:
-        for name in names:
-            _check_readable(name)
-        if started is None:  # grep searches the first file while Python imports the engine
-            started = own = prefilter.try_start(names[0], anchors.ANCHORS)
-        results: list[tuple[str, ExplainResult | None]] = []
-        for i, name in enumerate(names):
-            try:
-                results.append((name, _explain_one(name, started if i == 0 else None)))
-            except NotALog:
-                results.append((name, None))
-    finally:
-        if own is not None:
-            own.close()  # stops grep when the run ended early (bad input, Ctrl-C)
+    for name in names:
+        _check_readable(name)
+    results: list[tuple[str, ExplainResult | None]] = []
+    for name in names:
+        try:
+            results.append((name, _explain_one(name)))
+        except NotALog:
+            results.append((name, None))
     named = any(r is not None and r.named for _, r in results)
     if as_json:
         render.emit_json(SCHEMA, _payload(results))
@@ -186,14 +169,13 @@ def _print_result(name: str, result: ExplainResult | None) -> None:
         con.print(f"{name}: no log text found (empty or binary data)", markup=False)
         return
     count = len(set(result.ids) | {f.id for f in result.findings})
-    size = f"{result.lines} lines" if result.lines is not None else f"{(result.bytes_read or 0) / 1e6:.1f} MB"
-    con.print(f"{name}: {size} read, {count} known problem(s)", markup=False, style="bold")
+    con.print(f"{name}: {result.lines} lines read, {count} known problem(s)", markup=False, style="bold")
     for i, m in enumerate(result.matches, 1):
         con.print()
         con.print(f"{i}. ", end="", style="bold red", markup=False)
         con.print(f"{m.id}", end="", style="bold", markup=False)
         con.print(f"  {m.title}", markup=False)
-        where = m.where if m.source == "log" else f"environment report, line {m.line}"
+        where = {"report": f"environment report, line {m.line}", "rule": f"evidence, line {m.line}"}.get(m.source, m.where)
         con.print(f"   {where}: ", end="", style="dim")
         con.print(_short(m.text), markup=False)
         if m.facts:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mmfix import patching, render
-from mmfix.errors import MmfixError, UsageError
+from mmfix.errors import MmfixError, RefusedError, UsageError
 from mmfix.patching import catalog
 from mmfix.patching.engine import AppliedChange, RevertedChange
 from mmfix.patching.journal import Journal
@@ -137,14 +137,49 @@ def run_threads(value: int, source: Path | None, dry_run: bool, as_json: bool) -
     return 0
 
 
-def _revert_roots(python: str | None, torch_dir: Path | None, source: Path | None) -> list[Path]:
-    roots = [Path(p) for p in (torch_dir, source) if p is not None]
-    if roots:
-        return roots
-    if (Path(".") / ".mmfix" / "journal.json").exists():
-        return [Path(".")]
+Chosen = tuple[Path, str | None, str]  # tree, why it was chosen (None: named by the user), its flag
+
+
+def _revert_roots(python: str | None, torch_dir: Path | None, source: Path | None) -> list[Chosen]:
+    """The trees to revert: those named by --torch-dir/--source, else the current folder when it
+    holds a journal, else the target's torch (then with why, for ``_confirm_implicit``)."""
+    named: list[Chosen] = [(Path(p).resolve(), None, f) for p, f in ((torch_dir, "--torch-dir"), (source, "--source")) if p]
+    if named:
+        return named
+    here = Path.cwd()
+    if Journal(here).exists():
+        return [(here, "the current folder holds an mmfix journal", "--source")]
     root, _ = _torch_target(python, None)
-    return [root]
+    return [(Path(root).resolve(), "the torch of the target environment", "--torch-dir")]
+
+
+def _confirm_implicit(journal: Journal, why: str, flag: str) -> None:
+    """Name the journal a ``revert`` without --torch-dir/--source is about to use; when mmfix did
+    not write it for this user on this machine (``Journal.written_here``), ask on a terminal and
+    refuse (exit 3) otherwise: a tree can arrive with a journal someone else wrote."""
+    from mmfix.patching.journal import writer
+
+    n = len([e for e in journal.entries() if e["kind"] == "file"])
+    render.err_console().print(
+        f"revert: {n} recorded change(s) under {journal.root} ({why}; journal {journal.file})",
+        markup=False, highlight=False,
+    )
+    if journal.written_here():
+        return
+    origin = f"it says it was written by {journal.writer()}"
+    question = (f"{journal.file} was not written by mmfix for {writer()['user']} on this "
+                f"machine ({origin}). Revert the files it names under {journal.root}?")
+    if sys.stdin is not None and sys.stdin.isatty():
+        import typer
+
+        if typer.confirm(question, default=False):
+            return
+        raise RefusedError("revert cancelled", None, "nothing was changed")
+    raise RefusedError(
+        f"not reverting {journal.root} without being told to",
+        f"its journal {journal.file} was not written by mmfix for this user on this machine ({origin})",
+        f"look at the journal, then name the tree: mmfix revert {flag} {journal.root}",
+    )
 
 
 def _revert_install(python: str | None, dry_run: bool) -> list[dict[str, Any]]:
@@ -200,9 +235,13 @@ def run_revert(
         if given is not None and not given.is_dir():
             raise UsageError(f"{flag} {given} is not a folder", None, f"pass the folder mmfix patched ({flag})")
     if not install or torch_dir is not None or source is not None:
-        roots = _revert_roots(python, torch_dir, source)
-        for root in roots:
-            results += patching.revert(Journal(root), patch_ids, force=force, dry_run=dry_run)
+        chosen = _revert_roots(python, torch_dir, source)
+        roots = [root for root, _, _ in chosen]
+        for root, why, flag in chosen:
+            journal = Journal(root)
+            if why is not None and journal.exists():
+                _confirm_implicit(journal, why, flag)
+            results += patching.revert(journal, patch_ids, force=force, dry_run=dry_run)
     if as_json:
         render.emit_json(
             "mmfix.revert/1",

@@ -16,7 +16,15 @@ from mmfix.builder import plan as planmod
 from mmfix.builder import source as srcmod
 from mmfix.builder.plan import BuildPlan
 from mmfix.builder.runner import BuildResult, find_ccache, prepare_source, run_build
-from mmfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_REFUSED, MmfixError, OperationFailed, UsageError
+from mmfix.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_REFUSED,
+    MmfixError,
+    OperationFailed,
+    UsageError,
+)
 from mmfix.knowledge.versions import parse_version
 from mmfix.model import Environment
 
@@ -219,10 +227,13 @@ def run(
             render.emit_json(SCHEMA, {**payload, "result": "planned"})
         return EXIT_OK
     _ensure_env_changes(plan, yes)
-    src, applied = prepare_source(plan, tree, threads_per_block)
-    render.info(f"build folder: {src}; patches applied: {', '.join(applied) or 'none'}")
-    render.info(f"full build log: {log_path}")
-    result = _build_with_progress(plan, src, log_path)
+    try:
+        src, applied = prepare_source(plan, tree, threads_per_block)
+        render.info(f"build folder: {src}; patches applied: {', '.join(applied) or 'none'}")
+        render.info(f"full build log: {log_path}")
+        result = _build_with_progress(plan, src, log_path)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the runner stopped the whole build
+        return _interrupted(payload, log_path, as_json)
     payload.update(build={"ok": result.ok, "seconds": round(result.seconds, 1), "cpu_seconds": round(result.cpu_seconds, 1),
                           "steps": result.steps_total, "wheel": str(result.wheel) if result.wheel else None,
                           "patches": applied})
@@ -260,6 +271,15 @@ def run(
     else:
         _print_table(env, after, ver)
     return EXIT_OK if ver.ok else EXIT_PROBLEMS
+
+
+def _interrupted(payload: dict[str, Any], log: Path, as_json: bool) -> int:
+    """Ctrl-C/SIGTERM during the build: one line, exit 130; the target env was not touched."""
+    line = f"interrupted: nothing was installed; the build was stopped (log: {log})"
+    render.error_line(line)
+    if as_json:
+        render.emit_json(SCHEMA, {**payload, "result": "interrupted", "message": line})
+    return EXIT_INTERRUPTED
 
 
 def _summary(env: Environment) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""Match candidate lines against the signatures, group repeats, rank root causes first.
+"""Match candidate lines against the signatures, gather context facts, apply the rules, rank.
 
-``explain_lines`` / ``explain_file`` / ``explain_stream`` are the entry points (re-exported by
-``mmfix.explain``). They return an ``ExplainResult`` whose ``matches`` are in rank order.
+The entry points (``explain_lines`` / ``_file`` / ``_stream`` / ``_stdin``) return an
+``ExplainResult`` whose ``matches`` are in rank order: root cause first. The scan looks for the
+literals every pattern holds (``KEYS``); a candidate line is tried against the patterns whose
+literal it holds, and a line that names nothing once more joined with the next (a wrapped message).
 """
 
 from __future__ import annotations
@@ -10,45 +12,37 @@ import os
 import re
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Union
 
-from mmfix.explain import prefilter, reader
+from mmfix.explain import reader
 from mmfix.explain.facts import derive
 from mmfix.explain.literal import required_literals
-from mmfix.explain.signatures import (
-    ANCHORS,
-    ANCHORS_STR,
-    CONSEQUENCES,
-    ECHO_LINE,
-    REPORT_ANCHORS,
-    REPORT_ANCHORS_STR,
-    SIGNATURES,
-    Signature,
-)
+from mmfix.explain.rules import FACTS, REPORT_STARTS, RULES, Fact, Rule
+from mmfix.explain.signatures import BY_ID, CONSEQUENCES, ECHO_LINE, SIGNATURES, ConsequencePattern, Signature
 
 if TYPE_CHECKING:  # the model is imported only when a pasted report needs it
     from mmfix.model import Environment, Finding
 
 MAX_UNMATCHED = 5
 MAX_REPORT_LINES = reader.MAX_REPORTS * reader.REPORT_LINES  # report lines kept per input
-LONG_LINE = 16_384  # characters: a longer line is matched in windows around its anchors
-WINDOW = 2_048  # characters kept on each side of an anchor in such a window
-NOTHING_CACHE = 10_000  # distinct anchored lines remembered as matching nothing
-# Words one of which every _ERRORISH match holds: a cheap test before that (slow) regex.
-_ERROR_WORDS = ("error", "Error", "ERROR", "fatal", "FAILED")
+LONG_LINE = 16_384  # characters: a longer line is matched in windows around its keys
+WINDOW = 2_048  # characters kept on each side of a key in such a window
+NOTHING_CACHE = 10_000  # distinct key lines remembered as matching nothing (a warning flood)
+# Words one of which every "error-looking" line holds: they are keys too, for the unmatched list.
+ERROR_WORDS = ("error", "Error", "fatal")
 
-# A line that reads like an error although no signature knows it.
+# A line that reads like an error although no signature knows it ...
 _ERRORISH = re.compile(r"(?:\berror\b|\bError\b|\bERROR\b|Error:|\bfatal\b|#error|\bFAILED\b)")
 # ... but is not one: compiler flags, pip's summary lines, warnings that mention errors.
 _NOT_ERROR = re.compile(
     r"-Werror|warning:|Warning:|error_code|errors? in the future|errors=|\bno errors?\b|"
     r"^\s*File \"|ERROR: Command errored out|Traceback|warnings\.warn\("
 )
+_ECHO = re.compile(ECHO_LINE)
 
 
 class Evidence(NamedTuple):
     """A log line: its 1-based number and text (leading/trailing blanks removed)."""
-
     line: int
     text: str
 
@@ -57,9 +51,9 @@ class Match(NamedTuple):
     """One catalog id found in the input, with every line that showed it.
 
     ``line``/``text``: the first evidence line; ``lines``: all of them (``count`` in total);
-    ``facts``: values read from the lines (versions, arches, header line numbers ...);
-    ``fix``: what to run; ``source``: "log" (a line said so) or "report" (derived from a pasted
-    environment report's facts).
+    ``facts``: values read from the lines (versions, arches, header line numbers ...); ``fix``:
+    what to run; ``source``: "log" (a line said so), "rule" (a context fact turned a symptom into
+    this cause; ``facts["explains"]`` names the symptom) or "report" (a pasted environment report).
     """
 
     id: str
@@ -77,22 +71,9 @@ class Match(NamedTuple):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (schema ``mmfix.explain/1``)."""
-        doc: dict[str, Any] = {
-            "id": self.id,
-            "line": self.line,
-            "text": self.text,
-            "facts": self.facts,
-            "fix": self.fix,
-            "title": self.title,
-            "family": self.family,
-            "source": self.source,
-        }
-        if self.count > 1:
-            doc["count"] = self.count
-            doc["lines"] = list(self.lines)
-        if self.faq:
-            doc["faq"] = self.faq
-        return doc
+        doc = {k: getattr(self, k) for k in ("id", "line", "text", "facts", "fix", "title", "family", "source")}
+        doc.update({"count": self.count, "lines": list(self.lines)} if self.count > 1 else {})
+        return {**doc, "faq": self.faq} if self.faq else doc
 
     @property
     def where(self) -> str:
@@ -104,7 +85,6 @@ class Match(NamedTuple):
 
 class Consequence(NamedTuple):
     """A line printed because something earlier failed (``ninja: build stopped`` ...)."""
-
     key: str
     line: int
     text: str
@@ -116,10 +96,8 @@ class ExplainResult(NamedTuple):
 
     ``matches``: catalog ids in rank order (root cause first); ``unmatched``: the first error lines
     no signature explains; ``consequences``: cascade lines (ninja, CalledProcessError ...);
-    ``environment``: the facts of a pasted collect_env report, when there was one; ``findings``:
-    the doctor checks that fail or warn on those facts; ``lines``: lines read (None when grep
-    read the file's last part straight from the file: see ``prefilter.GrepRun``); ``bytes_read``.
-    A NamedTuple, like ``Match``: `mmfix explain` never imports dataclasses (20 ms of its start).
+    ``environment``: the facts of a pasted environment report, when there was one; ``findings``:
+    the doctor checks that fail or warn on those facts; ``lines``: lines read; ``bytes_read``.
     """
 
     matches: tuple[Match, ...] = ()
@@ -127,13 +105,12 @@ class ExplainResult(NamedTuple):
     consequences: tuple[Consequence, ...] = ()
     environment: Environment | None = None
     findings: tuple[Finding, ...] = ()
-    lines: int | None = 0  # None when not counted
+    lines: int | None = 0
     bytes_read: int | None = None
     source: str = ""
 
     @property
-    def named(self) -> bool:
-        """True when at least one known problem was named."""
+    def named(self) -> bool:  # at least one known problem was named
         return bool(self.matches or self.findings)
 
     @property
@@ -143,7 +120,6 @@ class ExplainResult(NamedTuple):
 
 class _Known(dict):  # type: ignore[type-arg]
     """The known facts; a missing one formats as ``<name>``."""
-
     def __missing__(self, key: str) -> str:
         return f"<{key}>"
 
@@ -165,37 +141,36 @@ def render_fix(template: str | tuple[str, ...], facts: dict[str, Any]) -> str:
     return template[-1].format_map(known)
 
 
-class _Pattern:
-    """A signature pattern, compiled on first use, behind its required literal(s) (``literal.py``):
-    ``literal`` (every match holds it) or, for a top-level alternation, ``literals`` (every match
-    holds one of them)."""
-
-    __slots__ = ("source", "literal", "literals", "_rx")
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        lits = required_literals(source)
-        self.literal = lits[0] if lits and len(lits) == 1 else None
-        self.literals = lits if lits and len(lits) > 1 else None
-        self._rx: re.Pattern[str] | None = None
-
-    def search(self, text: str) -> re.Match[str] | None:
-        if self.literal is not None and self.literal not in text:
-            return None
-        if self.literals is not None and not any(lit in text for lit in self.literals):
-            return None
-        if self._rx is None:
-            self._rx = re.compile(self.source)
-        return self._rx.search(text)
+Owner = Union[Signature, ConsequencePattern, Fact]
 
 
-_PATTERNS: list[tuple[Signature, list[_Pattern], _Pattern | None]] = [
-    (s, [_Pattern(p) for p in s.patterns], _Pattern(s.requires_before) if s.requires_before else None)
-    for s in SIGNATURES
-]
-_ECHO = re.compile(ECHO_LINE)
-_REPORT_START = re.compile("|".join(re.escape(a) for a in REPORT_ANCHORS_STR))
-_CONSEQUENCES = [(c.key, _Pattern(c.pattern)) for c in CONSEQUENCES]
+class _Pattern(NamedTuple):  # order: table order (the first signature that matches a line names it)
+    order: int
+    owner: Owner
+    rx: re.Pattern[str]
+
+
+def _index() -> tuple[list[tuple[str, list[_Pattern]]], tuple[str, ...]]:
+    """(literal -> the patterns that need it, in table order), and the scan's key literals: every
+    literal, the error words and the report starts, minus those holding a shorter key."""
+    owners: list[tuple[Owner, str]] = [(s, p) for s in SIGNATURES for p in s.patterns]
+    owners += [(c, c.pattern) for c in CONSEQUENCES] + [(f, f.pattern) for f in FACTS]
+    by_literal: dict[str, list[_Pattern]] = {}
+    for order, (owner, pattern) in enumerate(owners):
+        for lit in required_literals(pattern, ERROR_WORDS) or ():  # every pattern has one (tested)
+            by_literal.setdefault(lit, []).append(_Pattern(order, owner, re.compile(pattern)))
+    words = set(by_literal) | set(ERROR_WORDS) | set(REPORT_STARTS)
+    keys = tuple(sorted(w for w in words if not any(o != w and o in w for o in words)))
+    return list(by_literal.items()), keys
+
+
+INDEX, KEYS = _index()
+
+
+def _hits(text: str) -> list[_Pattern]:
+    """The patterns whose literal ``text`` holds, in table order."""
+    found = {p.order: p for lit, pats in INDEX if lit in text for p in pats}
+    return [found[k] for k in sorted(found)]
 
 
 class _Group:
@@ -206,132 +181,139 @@ class _Group:
         self.lines: list[int] = []
 
 
-def _anchor_windows(text: str) -> list[str]:
-    """The stretches of ``text`` within ``WINDOW`` characters of an anchor, overlapping ones
-    merged, in order (regexes on a megabyte line could take minutes; a message is short)."""
+def _windows(text: str) -> list[str]:
+    """The stretches of ``text`` within ``WINDOW`` characters of a key, overlapping ones merged
+    (a regex on a megabyte line could take minutes; a message is short)."""
     spans: list[list[int]] = []
-    for anchor in ANCHORS_STR:
-        i = text.find(anchor)
+    for key in KEYS:
+        i = text.find(key)
         while i != -1:
-            spans.append([max(0, i - WINDOW), min(len(text), i + len(anchor) + WINDOW)])
-            i = text.find(anchor, i + WINDOW)  # the next window would overlap this one anyway
-    spans.sort()
+            spans.append([max(0, i - WINDOW), min(len(text), i + len(key) + WINDOW)])
+            i = text.find(key, i + WINDOW)
     merged: list[list[int]] = []
-    for lo, hi in spans:
+    for lo, hi in sorted(spans):
         if merged and lo <= merged[-1][1] and hi - merged[-1][0] <= 4 * WINDOW:
             merged[-1][1] = max(merged[-1][1], hi)
-        else:  # a new window (it may overlap the last one: none grows past 4 x WINDOW)
+        else:
             merged.append([lo, hi])
     return [text[lo:hi] for lo, hi in merged]
 
 
 class Matcher:
-    """Feed candidates in line order; ``result()`` groups and ranks them."""
+    """Feed candidates in line order; ``matches()`` groups them and applies the rules."""
 
     def __init__(self) -> None:
         self.groups: dict[str, _Group] = {}
+        self.facts: dict[str, tuple[Evidence, dict[str, Any]]] = {}  # context facts, first seen
         self.consequences: dict[str, Consequence] = {}
         self.unmatched: list[Evidence] = []
         self.report_lines: list[tuple[int, str]] = []
-        self._nothing: set[str] = set()  # anchored lines that matched nothing, whatever the context
+        self._nothing: set[str] = set()  # key lines that matched nothing, whatever the context
 
     def feed(self, cand: reader.Candidate) -> None:
         text = cand.text
-        if (cand.report or _REPORT_START.search(text)) and len(self.report_lines) < MAX_REPORT_LINES:
+        if len(self.report_lines) < MAX_REPORT_LINES and (cand.report or any(s in text for s in REPORT_STARTS)):
             self.report_lines.append((cand.line, text))
-        if not cand.anchor or text in self._nothing:
+        if not cand.key or text in self._nothing:
             return
         if len(text) <= LONG_LINE:
-            self._feed_text(cand, text)
+            self._match(cand, text)
             return
-        # a very long line: match the stretches around its anchors (bounded regex cost, short evidence)
-        for window in _anchor_windows(text):
-            if self._feed_text(cand, window, remember=False):
+        for window in _windows(text):  # a very long line: bounded regex cost, short evidence
+            if self._match(cand, window, remember=False):
                 return
 
-    def _feed_text(self, cand: reader.Candidate, text: str, remember: bool = True) -> bool:
-        """Match ``text`` (the candidate's line, or a stretch of it); True when it was named (a
-        signature, a consequence, or an unmatched error line)."""
-        stripped = text.strip()
+    def _match(self, cand: reader.Candidate, text: str, remember: bool = True) -> bool:
+        """Match ``text`` (the candidate's line, or a stretch of it); True when it was named."""
         if _ECHO.match(text):
             return True
-        searched = False  # some pattern matched the line itself (its context may still decide)
-        for sig, patterns, before_rx in _PATTERNS:
-            for rx in patterns:
-                if rx.literal is not None and rx.literal not in text:  # the gate, inlined: hot loop
-                    continue
-                m = rx.search(text)
-                if m is None:
-                    continue
-                searched = True
-                if before_rx is not None and not (
-                    before_rx.search(text) or any(before_rx.search(b) for b in cand.before[-sig.context_lines :])
-                ):
-                    continue
-                self._add(sig, cand.line, stripped, derive(sig.id, m.groupdict(), text, cand.before))
-                return True
-        for key, crx in _CONSEQUENCES:
-            if crx.search(text):
-                old = self.consequences.get(key)
-                self.consequences[key] = (
-                    Consequence(key, cand.line, stripped)
-                    if old is None
-                    else Consequence(key, old.line, old.text, old.count + 1)
-                )
-                return True
-        if (
-            len(self.unmatched) < MAX_UNMATCHED
-            and any(w in text for w in _ERROR_WORDS)
-            and _ERRORISH.search(text)
-            and not _NOT_ERROR.search(text)
-        ):
-            self.unmatched.append(Evidence(cand.line, stripped))
+        hits = _hits(text)
+        for p in hits:
+            m = p.rx.search(text) if isinstance(p.owner, Fact) and p.owner.name not in self.facts else None
+            if m and isinstance(p.owner, Fact):
+                self.facts[p.owner.name] = (Evidence(cand.line, text.strip()), m.groupdict())
+        named = self._signature(cand, text, [p for p in hits if isinstance(p.owner, Signature)])
+        if not named and cand.after and any(isinstance(p.owner, Signature) for p in hits):
+            joined = text.rstrip() + " " + cand.after.strip()  # a message wrapped onto the next line
+            sigs = [p for p in _hits(joined) if isinstance(p.owner, Signature)]
+            named = self._signature(cand, joined, sigs, text)
+        if named:
             return True
-        if remember and not searched and len(self._nothing) < NOTHING_CACHE:
+        for p in hits:
+            if isinstance(p.owner, ConsequencePattern) and p.rx.search(text):
+                old = self.consequences.get(p.owner.key)
+                self.consequences[p.owner.key] = (Consequence(p.owner.key, cand.line, text.strip()) if old is None
+                                                  else old._replace(count=old.count + 1))
+                return True
+        if len(self.unmatched) < MAX_UNMATCHED and _ERRORISH.search(text) and not _NOT_ERROR.search(text):
+            self.unmatched.append(Evidence(cand.line, text.strip()))
+            return True
+        if remember and not any(isinstance(p.owner, Signature) for p in hits) and len(self._nothing) < NOTHING_CACHE:
             self._nothing.add(text)  # the same line again (a warning flood) is skipped at once
         return False
 
-    def _add(self, sig: Signature, line: int, text: str, facts: dict[str, Any]) -> None:
+    def _signature(self, cand: reader.Candidate, text: str, patterns: list[_Pattern], shown: str | None = None) -> bool:
+        for p in patterns:
+            sig = p.owner
+            assert isinstance(sig, Signature)
+            m = p.rx.search(text)
+            if m is None:
+                continue
+            if shown is None and cand.after:  # its last part may have wrapped onto the next line
+                whole = p.rx.search(text.rstrip() + " " + cand.after.strip())
+                if whole and whole.start() == m.start() and len([g for g in whole.groups() if g]) > len([g for g in m.groups() if g]):
+                    m = whole
+            context = (text, *cand.before[-sig.context_lines :]) if sig.requires_before else ()
+            if context and not any(re.search(sig.requires_before or "", t) for t in context):
+                continue
+            self._add(sig, Evidence(cand.line, (shown or text).strip()), derive(sig, m.groupdict(), m.string, cand.before))
+            return True
+        return False
+
+    def _add(self, sig: Signature, evidence: Evidence, facts: dict[str, Any]) -> None:
         group = self.groups.get(sig.id)
         if group is None:
-            group = self.groups[sig.id] = _Group(sig, Evidence(line, text), dict(facts))
-            for key in sig.collect:
-                if key in facts:
-                    group.facts[key + "s"] = [facts[key]]
+            group = self.groups[sig.id] = _Group(sig, evidence, dict(facts))
+            group.facts.update({key + "s": [facts[key]] for key in sig.collect if key in facts})
         else:
             for key in sig.collect:
                 if key in facts and facts[key] not in group.facts.setdefault(key + "s", []):
                     group.facts[key + "s"].append(facts[key])
             for key, value in facts.items():
                 group.facts.setdefault(key, value)
-        group.lines.append(line)
+        group.lines.append(evidence.line)
 
     def matches(self) -> list[Match]:
-        out = [
-            Match(
-                id=g.sig.id,
-                line=g.first.line,
-                text=g.first.text,
-                facts=g.facts,
-                fix=render_fix(g.sig.fix, g.facts),
-                count=len(g.lines),
-                lines=tuple(g.lines),
-                title=g.sig.title,
-                family=g.sig.family,
-                rank=g.sig.rank,
-                faq=g.sig.faq,
-            )
-            for g in self.groups.values()
-        ]
-        return out
+        """The log's matches, and the causes the rules name from them."""
+        out = [Match(g.sig.id, g.first.line, g.first.text, g.facts, render_fix(g.sig.fix, g.facts), len(g.lines),
+                     tuple(g.lines), g.sig.title, g.sig.family, g.sig.rank, g.sig.faq) for g in self.groups.values()]
+        return out + [m for rule in RULES if (m := self._apply(rule)) is not None]
+
+    def _apply(self, rule: Rule) -> Match | None:
+        """The cause ``rule`` names, or None when its symptom or a fact it needs was not seen."""
+        symptom = self.groups.get(rule.symptom)
+        if symptom is None or rule.cause in self.groups:
+            return None
+        facts = dict(symptom.facts)
+        evidence = symptom.first
+        for need in rule.needs:
+            if need.startswith("symptom."):
+                if not symptom.facts.get(need[len("symptom."):]):
+                    return None
+            elif need in self.facts:
+                seen, values = self.facts[need]
+                facts.update({k: v for k, v in values.items() if v is not None})
+                evidence = seen if need == rule.evidence else evidence
+            else:
+                return None
+        facts["explains"] = f"{rule.symptom} (line {symptom.first.line})"
+        sig = BY_ID.get(rule.cause)
+        title, family, fix = (sig.title, sig.family, sig.fix) if sig else (rule.title, rule.family, rule.fix)
+        return Match(rule.cause, evidence.line, evidence.text, facts, render_fix(fix, facts), title=title,
+                     family=family, rank=rule.rank, source="rule")
 
 
-def rank(matches: Iterable[Match]) -> list[Match]:
-    """Root causes first (lower ``rank``), then by first line."""
-    return sorted(matches, key=lambda m: (m.rank, m.line))
-
-
-def _finish(matcher: Matcher, lines: int | None, source: str, size: int | None = None) -> ExplainResult:
+def _finish(matcher: Matcher, scanner: reader.Scanner, source: str, size: int | None) -> ExplainResult:
     matches = matcher.matches()
     env = None
     findings: tuple[Finding, ...] = ()
@@ -344,75 +326,36 @@ def _finish(matcher: Matcher, lines: int | None, source: str, size: int | None =
             matches = report.merge(matches, report.derive_matches(env_facts), report.base_facts(env_facts))
             findings = tuple(report.run_doctor_checks(env, report.report_check_ids(env_facts)))
     consequences = tuple(sorted(matcher.consequences.values(), key=lambda c: c.line))
-    return ExplainResult(
-        matches=tuple(rank(matches)),
-        unmatched=tuple(matcher.unmatched),
-        consequences=consequences,
-        environment=env,
-        findings=findings,
-        lines=lines,
-        bytes_read=size,
-        source=source,
-    )
-
-
-def explain_lines(lines: Iterable[str], source: str = "<lines>") -> ExplainResult:
-    """Explain text lines already decoded (a traceback pasted in, a captured build log).
-
-    ``lines``: any iterable of ``str`` (line endings optional). Returns an ``ExplainResult``; an
-    input without anything known gives empty ``matches`` and the first error lines in
-    ``unmatched``. Never raises on odd content.
-    """
-    scanner = reader.LineScanner(ANCHORS_STR, REPORT_ANCHORS_STR)
-    matcher = Matcher()
-    for cand in scanner.scan(lines):
-        matcher.feed(cand)
-    return _finish(matcher, scanner.lines_read, source)
+    ranked = tuple(sorted(matches, key=lambda m: (m.rank, m.line)))  # root causes first, then by line
+    return ExplainResult(ranked, tuple(matcher.unmatched), consequences, env, findings, scanner.lines_read, size, source)
 
 
 def explain_stream(stream: BinaryIO, source: str = "<stdin>") -> ExplainResult:
-    """Explain a binary stream (a file opened ``rb``, ``sys.stdin.buffer``), read in chunks.
-
-    Raises ``reader.NotALog`` when it is empty or binary junk.
-    """
-    first = stream.read(reader.SAMPLE)
-    kind = reader.sniff(first, at_end=len(first) < reader.SAMPLE)
-    if kind == "bytes-cr":  # or a tqdm progress bar redirected to the file: its lines come later
-        first, kind = prefilter.look_for_lf(stream, first)
-    if kind in ("empty", "binary"):
-        raise reader.NotALog(kind)
+    """Explain a binary stream (a file opened ``rb``, ``sys.stdin.buffer``), read in blocks.
+    Raises ``reader.NotALog`` when it is empty or binary junk."""
+    scan_from, first, cr_lines = reader.open_input(stream)
+    scanner = reader.Scanner((k.encode() for k in KEYS), (s.encode() for s in REPORT_STARTS))
     matcher = Matcher()
-    if kind.startswith("utf-"):
-        scanner = reader.LineScanner(ANCHORS_STR, REPORT_ANCHORS_STR)
-        for cand in scanner.scan(reader.open_text_utf16(stream, first, kind)):
-            matcher.feed(cand)
-        return _finish(matcher, scanner.lines_read, source)
-    chunks = reader.ChunkScanner(ANCHORS, REPORT_ANCHORS, cr_lines=kind == "bytes-cr")
-    for cand in chunks.scan(stream, first):
+    for cand in scanner.scan(scan_from, first, cr_lines):
         matcher.feed(cand)
-    return _finish(matcher, chunks.lines_read, source, chunks.bytes_read)
+    return _finish(matcher, scanner, source, scanner.bytes_read if scan_from is stream else None)
 
 
-def explain_file(path: str | os.PathLike[str], started: prefilter.GrepRun | None = None) -> ExplainResult:
-    """Explain the log file at ``path`` (any size, any line ending, UTF-8/GBK/cp1252/UTF-16).
+def explain_lines(lines: Iterable[str], source: str = "<lines>") -> ExplainResult:
+    """Explain ``str`` lines (line ends optional: a pasted traceback, a captured build log).
+    Never raises on odd content; nothing known gives empty ``matches``."""
+    try:
+        return explain_stream(reader.text_stream(lines), source)._replace(bytes_read=None)
+    except reader.NotALog:
+        return ExplainResult(source=source)
 
-    ``started``: the grep prefilter already running on it (``prefilter.start``), if any; big
-    files get one here otherwise. Raises ``OSError`` when it cannot be opened (missing, a
-    directory, no permission) and ``reader.NotALog`` when it holds no log text (empty or binary).
-    """
-    run = started if started is not None else prefilter.start(path, ANCHORS)
-    if run is not None:
-        scanner = reader.GrepScanner(run, REPORT_ANCHORS)
-        matcher = Matcher()
-        try:
-            for cand in scanner.scan():
-                matcher.feed(cand)
-            return _finish(matcher, scanner.lines_read, os.fspath(path), os.path.getsize(path))
-        except reader.GrepFailed:
-            pass  # scanned in Python below
-    with open(path, "rb") as fh:  # a regular file, or a FIFO, /dev/stdin, <(...): read as a stream
-        result = explain_stream(fh, os.fspath(path))
-        return result._replace(bytes_read=fh.tell()) if fh.seekable() else result
+
+def explain_file(path: str | os.PathLike[str]) -> ExplainResult:
+    """Explain the log file at ``path`` (any size, line ending, UTF-8/GBK/cp1252/UTF-16; a FIFO or
+    ``<(...)`` too). Raises ``OSError`` when it cannot be opened, ``reader.NotALog`` when it holds
+    no log text."""
+    with open(path, "rb") as fh:
+        return explain_stream(fh, os.fspath(path))
 
 
 def explain_stdin() -> ExplainResult:

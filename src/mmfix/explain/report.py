@@ -21,80 +21,13 @@ from typing import Any
 
 from packaging.version import Version
 
+from mmfix import model
+from mmfix.explain import rules
 from mmfix.explain.engine import Match, render_fix
 from mmfix.explain.signatures import BY_ID
-from mmfix.knowledge import cuda
+from mmfix.knowledge import buildtools, cuda, runtime
 from mmfix.knowledge.gpus import cc_for_name
 from mmfix.knowledge.versions import parse_version as _version
-from mmfix.model import (
-    Compiler,
-    Downstream,
-    Environment,
-    ExtImport,
-    Finding,
-    Gpu,
-    Host,
-    MmcvDist,
-    Nvcc,
-    Status,
-    TargetPython,
-    TorchInfo,
-    WindowsFacts,
-)
-
-# report key -> fact name
-KEYS: dict[str, str] = {
-    "sys.platform": "platform",
-    "Python": "python",
-    "Python version": "python",
-    "CUDA available": "cuda_available",
-    "Is CUDA available": "cuda_available",
-    "CUDA_HOME": "cuda_home",
-    "NVCC": "nvcc",
-    "CUDA runtime version": "nvcc",
-    "GCC": "gcc",
-    "GCC version": "gcc",
-    "MSVC": "msvc",
-    "PyTorch": "torch",
-    "PyTorch version": "torch",
-    "CUDA used to build PyTorch": "torch_cuda",
-    "TorchVision": "torchvision",
-    "OpenCV": "opencv",
-    "MMCV": "mmcv",
-    "MMCV Compiler": "mmcv_compiler",
-    "MMCV CUDA Compiler": "mmcv_cuda",
-    "MMEngine": "mmengine",
-    "Nvidia driver version": "driver",
-    "OS": "os",
-    "Libc version": "libc",
-    "GPU models and configuration": "gpu_models",
-}
-
-# report key of a downstream package -> its distribution name
-DOWNSTREAM_KEYS: dict[str, str] = {
-    "MMDetection": "mmdet",
-    "MMSegmentation": "mmseg",
-    "MMPretrain": "mmpretrain",
-    "MMClassification": "mmcls",
-    "MMDetection3D": "mmdet3d",
-    "MMPose": "mmpose",
-    "MMOCR": "mmocr",
-    "MMAction2": "mmaction2",
-    "MMRotate": "mmrotate",
-}
-
-# Doctor checks that can judge a report's facts (run when they exist; see ``run_doctor_checks``).
-# Each is run only when the report holds the facts it reads, so that a fact the report does not
-# give (the _ext files of an mmcv seen only in a pip list) is not judged as missing.
-REPORT_CHECKS: dict[str, tuple[str, ...]] = {
-    "mmcv-ops-missing": ("mmcv_compiler",),
-    "mmcv-lite-and-full": ("mmcv_compiler",),
-    "ops-cpu-only": ("mmcv_cuda", "torch"),
-    "cuda-version-mismatch": ("nvcc", "torch"),
-    "gcc-unsupported": ("gcc", "nvcc"),
-    "msvc-unsupported": ("msvc", "nvcc"),
-    "cuda-driver-too-old": ("driver", "torch"),
-}
 
 EXT_FROM_REPORT = "mmcv/_ext (imported by collect_env when the report was made)"
 
@@ -130,8 +63,8 @@ class ReportFacts:
 
 def _set(facts: ReportFacts, key: str, value: str, line: int) -> None:
     value = value.strip()
-    if key in KEYS:
-        name = KEYS[key]
+    if key in rules.REPORT_KEYS:
+        name = rules.REPORT_KEYS[key]
         if name == "gpu_models":
             m = _GPU.search(value)
             if m:
@@ -140,12 +73,10 @@ def _set(facts: ReportFacts, key: str, value: str, line: int) -> None:
         if value and name not in facts.values:
             facts.values[name] = value
             facts.lines[name] = line
-    elif key in DOWNSTREAM_KEYS and value:
-        facts.downstream[DOWNSTREAM_KEYS[key]] = value
+    elif key in rules.REPORT_DOWNSTREAM_KEYS and value:
+        facts.downstream[rules.REPORT_DOWNSTREAM_KEYS[key]] = value
     elif key.startswith("GPU ") and value:
         _add_gpus(facts, key[4:], value)
-    elif key.startswith("- CUDA Runtime") or key == "- CUDA Runtime":
-        pass
 
 
 def _add_gpus(facts: ReportFacts, idx: str, name: str) -> None:
@@ -170,9 +101,9 @@ def parse_report(lines: Iterable[tuple[int, str]]) -> ReportFacts:
     """Read report facts from ``(line number, text)`` pairs; unknown lines are ignored."""
     facts = ReportFacts()
     for number, text in lines:
-        if not facts.line and ("sys.platform" in text or "PyTorch version" in text):
+        if not facts.line and any(start in text for start in rules.REPORT_STARTS):
             facts.line = number
-        if "OrderedDict([" in text or text.lstrip().startswith("('sys.platform'"):
+        if "OrderedDict([" in text or text.lstrip().startswith("('"):  # mmengine's repr, one pair a line too
             for m in _PAIR.finditer(text):
                 try:
                     value = ast.literal_eval(m.group("value"))
@@ -205,8 +136,6 @@ def parse_report(lines: Iterable[tuple[int, str]]) -> ReportFacts:
 
 
 # ---------------------------------------------------------------- facts -> values
-
-
 
 
 def nvcc_release(text: str | None) -> str | None:
@@ -253,15 +182,6 @@ def msc_ver(facts: ReportFacts) -> tuple[str, int] | None:
     return m.group(0).split()[-1], int(m.group(1)) * 100 + int(m.group(2))
 
 
-def _windows(facts: ReportFacts) -> WindowsFacts | None:
-    cl = msc_ver(facts)
-    if cl is None:
-        return None
-    compiler = Compiler(path="cl.exe", kind="cl", version=cl[0], banner=facts.get("msvc"))
-    # collect_env ran cl from PATH, so the report comes from a shell where VS was active
-    return WindowsFacts(dev_shell=True, cl=compiler, msc_ver=cl[1])
-
-
 def _mmcv_dist_name(facts: ReportFacts) -> str:
     for name in ("mmcv-full", "mmcv", "mmcv-lite"):
         if name in facts.packages:
@@ -270,11 +190,11 @@ def _mmcv_dist_name(facts: ReportFacts) -> str:
     return "mmcv-full" if v is not None and v.major < 2 and facts.get("mmcv_cuda") else "mmcv"
 
 
-def to_environment(facts: ReportFacts) -> Environment:
+def to_environment(facts: ReportFacts) -> model.Environment:
     """A partial ``Environment`` from report facts (paths unknown to the report stay empty)."""
     platform = facts.get("platform") or ("win32" if facts.get("msvc") else "linux")
     python = (facts.get("python") or "").split()[0] if facts.get("python") else ""
-    target = TargetPython(
+    target = model.TargetPython(
         executable="python",  # the report's interpreter; its path is not in the report
         version=python,
         platform=platform,
@@ -282,16 +202,18 @@ def to_environment(facts: ReportFacts) -> Environment:
     )
     driver = facts.get("driver")
     gpus = tuple(
-        Gpu(index=i, name=name, compute_capability=cc_for_name(name), driver_version=driver) for i, name in facts.gpus
+        model.Gpu(index=i, name=name, compute_capability=cc_for_name(name), driver_version=driver) for i, name in facts.gpus
     )
     release = nvcc_release(facts.get("nvcc"))
     nvcc = None
     if release:
         home = facts.get("cuda_home") or ""
         tail = "\\bin\\nvcc.exe" if platform == "win32" else "/bin/nvcc"
-        nvcc = Nvcc(path=f"{home}{tail}" if home else "nvcc", real_path=None, version=release)
+        nvcc = model.Nvcc(path=f"{home}{tail}" if home else "nvcc", real_path=None, version=release)
     gcc_ver = gcc_version(facts)
-    host = Host(
+    cl = msc_ver(facts)  # collect_env ran cl from PATH: the report comes from a shell where VS was active
+    windows = model.WindowsFacts(dev_shell=True, cl=model.Compiler("cl.exe", "cl", cl[0], facts.get("msvc")), msc_ver=cl[1]) if cl else None
+    host = model.Host(
         os={"win32": "Windows", "darwin": "Darwin"}.get(platform, "Linux"),
         os_release=facts.get("os") or "",
         glibc=(facts.get("libc") or "").replace("glibc-", "") or None,
@@ -299,133 +221,39 @@ def to_environment(facts: ReportFacts) -> Environment:
         nvcc=nvcc,
         gpus=gpus,
         driver_version=driver,
-        gcc=Compiler(path="gcc", kind="gcc", version=gcc_ver, banner=facts.get("gcc")) if gcc_ver else None,
-        windows=_windows(facts),
+        gcc=model.Compiler(path="gcc", kind="gcc", version=gcc_ver, banner=facts.get("gcc")) if gcc_ver else None,
+        windows=windows,
     )
     torch = None
     if facts.get("torch"):
-        torch = TorchInfo(version=facts.get("torch") or "", location="", cuda=torch_cuda(facts))
-    mmcv: tuple[MmcvDist, ...] = ()
+        torch = model.TorchInfo(version=facts.get("torch") or "", location="", cuda=torch_cuda(facts))
+    mmcv: tuple[model.MmcvDist, ...] = ()
     ext = None
     if facts.get("mmcv"):
         # collect_env prints "MMCV Compiler" only after importing mmcv.ops; "n/a" when that failed
         ops_loaded = (facts.get("mmcv_compiler") or "n/a").lower() != "n/a"
         ext_files = (EXT_FROM_REPORT,) if ops_loaded else ()
-        mmcv = (MmcvDist(_mmcv_dist_name(facts), facts.get("mmcv") or "", "", None, None, ext_files=ext_files),)
+        mmcv = (model.MmcvDist(_mmcv_dist_name(facts), facts.get("mmcv") or "", "", None, None, ext_files=ext_files),)
         if ops_loaded:
-            ext = ExtImport(
-                attempted=True,
-                ok=True,
-                compiling_cuda_version=facts.get("mmcv_cuda"),
-                compiler_version=facts.get("mmcv_compiler"),
-            )
+            ext = model.ExtImport(True, True, compiling_cuda_version=facts.get("mmcv_cuda"),
+                            compiler_version=facts.get("mmcv_compiler"))
     extra = tuple(
-        MmcvDist(name, version, "", None, None)
+        model.MmcvDist(name, version, "", None, None)
         for name, version in facts.packages.items()
         if name in ("mmcv", "mmcv-full", "mmcv-lite") and all(d.name != name for d in mmcv)
     )
-    downstream = tuple(Downstream(name, version.rstrip("+")) for name, version in facts.downstream.items())
-    return Environment(
-        target=target,
-        host=host,
-        torch=torch,
-        mmcv=mmcv + extra,
-        downstream=downstream,
-        ext_import=ext,
-    )
+    downstream = tuple(model.Downstream(name, version.rstrip("+")) for name, version in facts.downstream.items())
+    return model.Environment(target=target, host=host, torch=torch, mmcv=mmcv + extra, downstream=downstream, ext_import=ext)
 
 
 # ---------------------------------------------------------------- direct findings
 
 
-@dataclass(frozen=True)
-class _Rule:
-    id: str
-    family: str
-    title: str
-    fix: str
-
-
-# rule name -> the catalog id it names, its title and fix (format string over the facts)
-_RULES: dict[str, _Rule] = {
-    "ops-not-imported": _Rule(
-        "mmcv-ops-missing",
-        "A",
-        "mmcv's compiled ops (mmcv._ext) did not import",
-        "`mmfix wheels --install` for a prebuilt wheel matching torch/CUDA, or `mmfix rebuild`",
-    ),
-    "ops-without-cuda": _Rule(
-        "ops-cpu-only",
-        "B",
-        "mmcv's ops were compiled without CUDA while torch has CUDA",
-        "`mmfix rebuild --arch {cc}` (sets FORCE_CUDA=1), or `mmfix wheels --install`",
-    ),
-    "gpu-beyond-torch-cuda": _Rule(
-        "cuda-arch-not-compiled",
-        "B",
-        "torch's CUDA cannot target this GPU's architecture",
-        "install a torch built with CUDA >= {min_cuda}, then `mmfix rebuild --arch {cc}`",
-    ),
-    "mmcv-cuda-not-torch-cuda": _Rule(
-        "cuda-version-mismatch",
-        "C",
-        "mmcv's ops were compiled with another CUDA than torch's",
-        "install the mmcv wheel for torch {torch} "
-        "(index cu{torch_cuda_tag}/torch{torch_minor}.0): "
-        "`mmfix wheels --install`; or `mmfix rebuild --arch {cc}`",
-    ),
-    "nvcc-major-not-torch-cuda": _Rule(
-        "cuda-version-mismatch",
-        "C",
-        "nvcc's CUDA major differs from the CUDA torch was built with",
-        "build with a CUDA {torch_cuda} toolkit (CUDA_HOME), or `mmfix wheels --install` "
-        "for a prebuilt mmcv (no build needed)",
-    ),
-    "gcc-beyond-nvcc": _Rule(
-        "gcc-unsupported",
-        "C",
-        "The host gcc is newer than this CUDA accepts",
-        "build with a supported gcc: CC=gcc-{gcc_max} CXX=g++-{gcc_max} `mmfix rebuild`",
-    ),
-    "gcc-faq": _Rule(
-        "gcc-unsupported",
-        "C",
-        "gcc older than 5.4, or gcc 5.5, which the mmcv FAQ links to segfaults",
-        "build with gcc >= 5.4 other than 5.5: CC=gcc-<v> CXX=g++-<v> `mmfix rebuild`",
-    ),
-    "msvc-beyond-nvcc": _Rule(
-        "msvc-unsupported",
-        "C",
-        "This Visual Studio (MSVC) is outside the range the CUDA toolkit accepts",
-        "CUDA {nvcc_cuda} accepts _MSC_VER {msc_min}-{msc_max}, cl is {msc_ver}: pick a toolset in "
-        "range (`vcvarsall.bat x64 -vcvars_ver=14.xx`), or a CUDA release that accepts {msc_ver}",
-    ),
-    "numpy2-old-torch": _Rule(
-        "numpy-abi-mismatch",
-        "E",
-        "torch < 2.3 (built against NumPy 1) with NumPy 2 installed",
-        '`pip install "numpy<2"` in the target env',
-    ),
-    "two-mmcv": _Rule(
-        "mmcv-lite-and-full",
-        "A",
-        "Two mmcv distributions are installed",
-        "{uninstall}",
-    ),
-}
-
-
 def _two_mmcv_fix(names: list[str], versions: dict[str, str]) -> str:
     """Which of two mmcv distributions to remove (mmcv 1.x and mmcv-lite have no ops)."""
-    if "mmcv-lite" in names:
-        return "uninstall the one without ops: `pip uninstall mmcv-lite`"
     v = _version(versions.get("mmcv"))
-    if "mmcv-full" in names and v is not None and v.major < 2:
-        return "uninstall the one without ops: `pip uninstall mmcv` (mmcv 1.x is the lite package)"
-    return (
-        "keep the one your downstream needs: `pip uninstall mmcv-full` for mmdet 3.x / mmengine "
-        "projects, `pip uninstall mmcv` for mmdet 2.x projects"
-    )
+    case = "mmcv-lite" if "mmcv-lite" in names else "mmcv-1.x" if "mmcv-full" in names and v and v.major < 2 else ""
+    return rules.TWO_MMCV_FIXES[case]
 
 
 def base_facts(facts: ReportFacts) -> dict[str, Any]:
@@ -433,16 +261,9 @@ def base_facts(facts: ReportFacts) -> dict[str, Any]:
     tcuda = torch_cuda(facts)
     torch_v = _version(facts.get("torch"))
     ccs = [cc for cc in (cc_for_name(n) for _, n in facts.gpus) if cc]
-    base: dict[str, Any] = {
-        "torch": facts.get("torch"),
-        "torch_cuda": tcuda,
-        "cc": ccs[0] if ccs else None,
-        "gpu": facts.gpus[0][1] if facts.gpus else None,
-    }
-    if tcuda:
-        base["torch_cuda_tag"] = tcuda.replace(".", "")
-    if torch_v:
-        base["torch_minor"] = f"{torch_v.major}.{torch_v.minor}"
+    base = {"torch": facts.get("torch"), "torch_cuda": tcuda, "cc": ccs[0] if ccs else None,
+            "gpu": facts.gpus[0][1] if facts.gpus else None, "torch_cuda_tag": tcuda.replace(".", "") if tcuda else None,
+            "torch_minor": f"{torch_v.major}.{torch_v.minor}" if torch_v else None}
     return {k: v for k, v in base.items() if v is not None}
 
 
@@ -451,10 +272,10 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
 
     Rules (sources: catalog A/B/C/E, ``knowledge.cuda`` tables): mmcv.ops did not import
     ("MMCV Compiler: n/a"); torch with CUDA and mmcv's ops built without it (ops-cpu-only); a
-    GPU whose compute capability torch's CUDA / arch list cannot run (cuda-arch-not-compiled);
+    GPU whose compute capability torch's CUDA / arch list cannot run (torch-gpu-unsupported);
     mmcv compiled with another CUDA than torch's, or an nvcc of another major
-    (cuda-version-mismatch); gcc newer than the nvcc's limit, < 5.4 or 5.5 (gcc-unsupported);
-    torch < 2.3 with numpy >= 2 (numpy-abi-mismatch); two mmcv distributions (mmcv-lite-and-full).
+    (cuda-version-mismatch); gcc newer than the nvcc's limit, or one the FAQ warns of (gcc-unsupported);
+    torch built against NumPy 1 with numpy >= 2 (numpy-abi-mismatch); two mmcv distributions (mmcv-lite-and-full).
     """
     out: list[Match] = []
     base = base_facts(facts)
@@ -463,23 +284,12 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
     torch_v = _version(facts.get("torch"))
 
     def add(rule_name: str, key: str, text: str | None = None, **extra: Any) -> None:
-        rule = _RULES[rule_name]
+        rule = rules.REPORT_RULES[rule_name]
         facts_out = {**base, **{k: v for k, v in extra.items() if v is not None}}
         value = facts.get(key) or ""
-        evidence = text or (f"{_label(key)}: {value}" if value else "(environment report)")
-        out.append(
-            Match(
-                rule.id,
-                facts.lines.get(key, facts.line),
-                evidence,
-                facts_out,
-                render_fix(rule.fix, facts_out),
-                title=rule.title,
-                family=rule.family,
-                rank=15,
-                source="report",
-            )
-        )
+        evidence = text or (f"{_LABELS.get(key, key)}: {value}" if value else "(environment report)")
+        out.append(Match(rule.id, facts.lines.get(key, facts.line), evidence, facts_out, render_fix(rule.fix, facts_out),
+                         title=rule.title, family=rule.family, rank=rules.REPORT_RANK, source="report"))
 
     if facts.get("mmcv") and (facts.get("mmcv_compiler") or "").strip().lower() == "n/a":
         add("ops-not-imported", "mmcv_compiler", mmcv=facts.get("mmcv"))
@@ -488,15 +298,13 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
         add("ops-without-cuda", "mmcv_cuda")
     if tcuda and cc:
         sm = cuda.cc_to_sm(cc)
-        if facts.torch_archs:  # SASS for sm_XY runs on the same major with a higher minor
-            supported = any(a // 10 == sm // 10 and a <= sm for a in facts.torch_archs)
-        else:
-            archs = cuda.nvcc_archs(tcuda)
-            supported = archs is None or sm in archs
-        if not supported:
+        # torch's own arch list when the report prints it, else every arch its CUDA can target;
+        # SASS for sm_XY runs on the same major with a higher minor (knowledge.runtime)
+        archs = facts.torch_archs or cuda.nvcc_archs(tcuda)
+        if archs and not any(runtime.sass_runs_on(f"sm_{a}", cc) for a in archs):
             toolkits = cuda.toolkits_for_sm(sm)
             add(
-                "gpu-beyond-torch-cuda",
+                "gpu-beyond-torch",
                 "torch",
                 min_cuda=toolkits[0] if toolkits else None,
                 torch_archs=facts.torch_archs or None,
@@ -512,14 +320,14 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
         limit = cuda.gcc_max(nvcc) if nvcc else None
         if limit is not None and gcc.major > limit:
             add("gcc-beyond-nvcc", "gcc", gcc=str(gcc), gcc_max=limit, nvcc_cuda=nvcc)
-        elif (gcc.major, gcc.minor) == (5, 5) or gcc < Version("5.4"):
+        elif buildtools.gcc_faq_problem(gcc.major, gcc.minor):
             add("gcc-faq", "gcc", gcc=str(gcc))
     cl = msc_ver(facts)
     rng = cuda.msvc_range(nvcc) if nvcc else None
     if cl is not None and rng is not None and not rng[0] <= cl[1] <= rng[1]:
         add("msvc-beyond-nvcc", "msvc", msc_ver=cl[1], msc_min=rng[0], msc_max=rng[1], nvcc_cuda=nvcc)
     numpy_v = _version(facts.packages.get("numpy"))
-    if torch_v is not None and numpy_v is not None and torch_v < Version("2.3") and numpy_v.major >= 2:
+    if torch_v is not None and numpy_v is not None and torch_v < Version(runtime.TORCH_FIRST_NUMPY2) and numpy_v.major >= 2:
         add("numpy2-old-torch", "torch", numpy=str(numpy_v))
     names: list[str] = [n for n in ("mmcv", "mmcv-full", "mmcv-lite") if n in facts.packages]
     if len(names) >= 2:
@@ -528,11 +336,7 @@ def derive_matches(facts: ReportFacts) -> list[Match]:
     return out
 
 
-def _label(key: str) -> str:
-    for label, name in KEYS.items():
-        if name == key:
-            return label
-    return key
+_LABELS = {name: label for label, name in reversed(rules.REPORT_KEYS.items())}  # fact -> its first report key
 
 
 def merge(log_matches: list[Match], report_matches: list[Match], base: dict[str, Any]) -> list[Match]:
@@ -559,21 +363,18 @@ def merge(log_matches: list[Match], report_matches: list[Match], base: dict[str,
 
 
 def report_check_ids(facts: ReportFacts) -> list[str]:
-    """The doctor check ids whose facts the report holds (see ``REPORT_CHECKS``)."""
-    return [cid for cid, keys in REPORT_CHECKS.items() if all(facts.get(k) for k in keys)]
+    """The doctor check ids whose facts the report holds (see ``rules.REPORT_CHECKS``)."""
+    return [cid for cid, keys in rules.REPORT_CHECKS.items() if all(facts.get(k) for k in keys)]
 
 
-def run_doctor_checks(env: Environment, ids: Iterable[str]) -> list[Finding]:
+def run_doctor_checks(env: model.Environment, ids: Iterable[str]) -> list[model.Finding]:
     """Run the doctor checks ``ids`` that exist on ``env``; return the failing / warning ones.
 
-    Uses whatever checks ``mmfix.checks`` has; a check that crashes is left out (its facts may
-    need a live environment this report cannot give).
+    A check that crashes is left out (its facts may need a live environment a report cannot give).
     """
-    try:
-        from mmfix.checks import check_ids, run_checks
-        from mmfix.checks.base import CheckContext
-    except Exception:  # noqa: BLE001 - checks being written elsewhere must not break explain
-        return []
+    from mmfix.checks import check_ids, run_checks  # the checks load only for a pasted report
+    from mmfix.checks.base import CheckContext
+
     known = set(check_ids())
     wanted = [i for i in ids if i in known]
     if not wanted:
@@ -582,4 +383,4 @@ def run_doctor_checks(env: Environment, ids: Iterable[str]) -> list[Finding]:
         findings = run_checks(CheckContext(env), wanted)
     except Exception:  # noqa: BLE001
         return []
-    return [f for f in findings if f.status in (Status.FAIL, Status.WARN)]
+    return [f for f in findings if f.status in (model.Status.FAIL, model.Status.WARN)]

@@ -1,7 +1,7 @@
 """The C++ standard torch requires and the one each mmcv release's setup.py asks for (catalog
-``cxx-standard``; checked against torch's headers (c10/macros/Macros.h `#error C++17`, ATen
-`#error C++20 or later compatible compiler is required to use ATen.` in 2.14) and mmcv's setup.py of
-every release)."""
+``cxx-standard``). TORCH_REQUIRES: ``ATen/ATen.h``'s "#error C++NN or later compatible compiler is
+required to use ATen." of every torch release that states it (1.7.0 on; compared by
+tests/e2e/test_knowledge_artifacts_torch.py). MMCV_ASKS: mmcv's setup.py of every release."""
 
 from __future__ import annotations
 
@@ -28,8 +28,6 @@ MMCV_ASKS: tuple[tuple[str, str, int], ...] = (
     ("mmcv", ">=2.0.0rc0,<=2.0.1", 14),
     ("mmcv", ">2.0.1", 17),
 )
-
-
 
 
 def torch_requires(torch_version: str) -> int | None:

@@ -18,14 +18,18 @@ from packaging.version import Version
 from mmfix.knowledge.versions import parse_version as _version
 from mmfix.model import Downstream
 
-# mmcv releases with ops, newest first (PyPI `pip index versions mmcv` / `mmcv-full`, 2026-11;
-# the 2.0.0rc pre-releases are on PyPI too). 1.x with ops is the `mmcv-full` dist; 2.x is `mmcv`.
+# mmcv releases with ops, newest first: every sdist of `mmcv-full` and of `mmcv` >= 2.0.0rc1 on PyPI
+# (tests/e2e/test_knowledge_artifacts_tools.py compares the two lists). 1.x with ops is the
+# `mmcv-full` dist; 2.x is `mmcv`.
 MMCV_RELEASES: tuple[str, ...] = (
     "2.2.0", "2.1.0", "2.0.1", "2.0.0", "2.0.0rc4", "2.0.0rc3", "2.0.0rc2", "2.0.0rc1",
     "1.7.2", "1.7.1", "1.7.0", "1.6.2", "1.6.1", "1.6.0", "1.5.3", "1.5.2", "1.5.1", "1.5.0",
     "1.4.8", "1.4.7", "1.4.6", "1.4.5", "1.4.4", "1.4.3", "1.4.2", "1.4.1", "1.4.0",
     "1.3.18", "1.3.17", "1.3.16", "1.3.15", "1.3.14", "1.3.13", "1.3.12", "1.3.11", "1.3.10",
     "1.3.9", "1.3.8", "1.3.7", "1.3.6", "1.3.5", "1.3.4", "1.3.3", "1.3.1", "1.3.0",
+    "1.2.7", "1.2.6", "1.2.5", "1.2.4", "1.2.2", "1.2.1", "1.2.0",
+    "1.1.6", "1.1.5", "1.1.4", "1.1.3", "1.1.2", "1.1.1", "1.1.0",
+    "1.0.5", "1.0.4", "1.0.3", "1.0.2", "1.0.1", "1.0.0", "1.0rc2", "1.0rc0",
 )
 
 # Python package -> distribution name, for messages (the import name differs for some).
@@ -45,18 +49,32 @@ MMCV_2_FIRST = Version("2.0.0rc1")
 
 
 
-def spec_for(ds: Downstream) -> SpecifierSet:
-    """The mmcv versions ``ds`` accepts, as a SpecifierSet (``>=min,<max`` or ``>=min,<=max``).
+def bound_specs(ds: Downstream) -> list[str]:
+    """``ds``'s own mmcv bounds as specifiers, minimum first: ``[">=2.0.0rc4", "<2.2.0"]``.
 
-    An unknown inclusivity (``max_inclusive is None``) is taken as exclusive: the safe side.
-    A bound that is missing or not a PEP 440 version is left out.
+    The maximum is ``<=`` only where the package's assertion says so (``max_inclusive``); an unknown
+    inclusivity is taken as exclusive, the safe side. A bound that is missing or not a PEP 440
+    version is left out. Every range mmfix shows or uses is built here.
     """
     parts = []
     if _version(ds.mmcv_min):
         parts.append(f">={ds.mmcv_min}")
     if _version(ds.mmcv_max):
         parts.append(f"{'<=' if ds.max_inclusive else '<'}{ds.mmcv_max}")
-    return SpecifierSet(",".join(parts))
+    return parts
+
+
+def spec_for(ds: Downstream) -> SpecifierSet:
+    """The mmcv versions ``ds`` accepts, as a SpecifierSet (see ``bound_specs``)."""
+    return SpecifierSet(",".join(bound_specs(ds)))
+
+
+def allowed(downstream: Iterable[Downstream]) -> SpecifierSet:
+    """The mmcv versions every package of ``downstream`` accepts (the intersection of their ranges)."""
+    spec = SpecifierSet()
+    for ds in downstream:
+        spec &= spec_for(ds)
+    return spec
 
 
 def accepts(ds: Downstream, mmcv_version: str) -> bool | None:
@@ -135,9 +153,4 @@ def recommend(
 
 def range_text(ds: Downstream) -> str:
     """``mmdet 3.3.0 needs mmcv>=2.0.0rc4,<2.2.0`` (its own assertion, min first)."""
-    parts = []
-    if ds.mmcv_min:
-        parts.append(f">={ds.mmcv_min}")
-    if ds.mmcv_max:
-        parts.append(f"{'<=' if ds.max_inclusive else '<'}{ds.mmcv_max}")
-    return f"{ds.name} {ds.version} needs mmcv{','.join(parts) or ' (no bound found)'}"
+    return f"{ds.name} {ds.version} needs mmcv{','.join(bound_specs(ds)) or ' (no bound found)'}"

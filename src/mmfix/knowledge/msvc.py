@@ -33,6 +33,14 @@ TOOLSET_SERIES: tuple[ToolsetSeries, ...] = (
     ToolsetSeries("14.5", 1950, 1959, "v145", "2026"),
 )
 
+# Newest _MSC_VER of each Visual Studio release ("only the versions between 2017 and 2022 are
+# supported" in nvcc's C1189 message -> 1949): VS 2010-2013 predate the 14.x toolsets (Microsoft's
+# table: 1600, 1700, 1800); from 2015 on, the newest series each release ships.
+VS_MSC_MAX: dict[int, int] = {
+    2010: 1600, 2012: 1700, 2013: 1800,
+    **{int(s.vs): s.msc_max for s in TOOLSET_SERIES},  # in series order: the newest series wins
+}
+
 # Visual Studio product year by installationVersion major (vswhere's catalog.productLineVersion).
 VS_YEAR_BY_MAJOR: dict[int, str] = {14: "2015", 15: "2017", 16: "2019", 17: "2022", 18: "2026"}
 

@@ -11,20 +11,23 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
-# Minimum NVIDIA driver for a CUDA runtime (CUDA Toolkit release notes, table "CUDA Toolkit and
-# Minimum Required Driver Version for CUDA Minor Version Compatibility", and the per-release table
-# for releases before 11.0, which had no minor version compatibility). Keys: "major" for 11+ (any
-# minor of that major runs with it), "major.minor" before 11. Values: (Linux, Windows).
+# Minimum NVIDIA driver for a CUDA runtime: (Linux x86_64, Windows x86_64). No artifact carries these;
+# sources, recorded in tests/data/knowledge/cuda_driver_minimums.json and compared by
+# tests/unit/test_knowledge_runtime.py: NVIDIA's CUDA Toolkit release notes, table "CUDA Toolkit and
+# Corresponding Driver Versions" (before 11.0, each minor needs its own driver: the row of the minor's
+# first release, e.g. 9.2.88; 9.2.148 Update 1 needs 396.37 / 398.26), and NVIDIA's CUDA
+# Compatibility guide, "Minor Version Compatibility" (from 11.0, one minimum per major: keys "11",
+# "12", "13"; 13's values are CUDA 13.0 GA's drivers).
 DRIVER_MIN: dict[str, tuple[str, str]] = {
     "13": ("580.65.06", "580.88"),
     "12": ("525.60.13", "528.33"),
     "11": ("450.80.02", "452.39"),
-    "10.2": ("440.33", "441.22"),
-    "10.1": ("418.39", "418.96"),
-    "10.0": ("410.48", "411.31"),
-    "9.2": ("396.26", "398.26"),
-    "9.1": ("390.46", "391.29"),
-    "9.0": ("384.81", "385.54"),
+    "10.2": ("440.33", "441.22"),  # 10.2.89
+    "10.1": ("418.39", "418.96"),  # 10.1.105 and its updates
+    "10.0": ("410.48", "411.31"),  # 10.0.130
+    "9.2": ("396.26", "397.44"),  # 9.2.88
+    "9.1": ("390.46", "391.29"),  # 9.1.85
+    "9.0": ("384.81", "385.54"),  # 9.0.76
 }
 
 

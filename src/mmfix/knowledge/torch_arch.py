@@ -3,9 +3,9 @@
 
 Each row: the first torch release with that table, its ``named_arches`` (in torch's own order: combined
 names first, because torch expands them by plain string replacement) and its ``supported_arches``.
-Sources: torch 2.13.0's and 2.14.1's cpp_extension.py (read from the wheels; tested against them); 1.3-1.5, 1.7, 2.0 read from copies of
-the file in public repositories; the 1.6 / 1.12 / 2.1 / 2.6 / 2.9 steps follow the catalog's table
-("named arches grew by version"). A release between two rows uses the older row.
+Source: the ``cpp_extension.py`` of every torch release on PyPI from 1.3.0 to 2.15.0, read from the
+wheels (tests/e2e/test_knowledge_artifacts_torch.py compares every release with this table). Releases
+between two rows use the older row: 1.8-1.13 have 1.7's table.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ _KEPLER_TO_TURING: tuple[tuple[str, str], ...] = (
     ("Pascal", "6.0;6.1+PTX"),
 )
 _BASE = ("3.5", "3.7", "5.0", "5.2", "5.3", "6.0", "6.1", "6.2", "7.0", "7.2", "7.5")
+# 2.1 adds the Tegra names, each before its base name
+_TO_AMPERE_TEGRA = (*_KEPLER_TO_TURING, ("Volta+Tegra", "7.2"), ("Volta", "7.0+PTX"), ("Turing", "7.5+PTX"),
+                    ("Ampere+Tegra", "8.7"), ("Ampere", "8.0;8.6+PTX"), ("Ada", "8.9+PTX"),
+                    ("Hopper", "9.0+PTX"))
+_HOPPER = (*_BASE, "8.0", "8.6", "8.7", "8.9", "9.0", "9.0a")
 
 # (first torch release, named arches, supported arches)
 TORCH_ARCH_TABLE: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]], ...] = (
@@ -35,46 +40,35 @@ TORCH_ARCH_TABLE: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]
         (*_BASE, "8.0", "8.6"),
     ),
     (
-        "1.12",
-        (*_KEPLER_TO_TURING, ("Volta+Tegra", "7.2"), ("Volta", "7.0+PTX"), ("Turing", "7.5+PTX"),
-         ("Ampere+Tegra", "8.7"), ("Ampere", "8.0;8.6+PTX")),
-        (*_BASE, "8.0", "8.6", "8.7"),
-    ),
-    (
         "2.0",
-        (*_KEPLER_TO_TURING, ("Volta+Tegra", "7.2"), ("Volta", "7.0+PTX"), ("Turing", "7.5+PTX"),
-         ("Ampere+Tegra", "8.7"), ("Ampere", "8.0;8.6+PTX"), ("Ada", "8.9+PTX"), ("Hopper", "9.0+PTX")),
-        (*_BASE, "8.0", "8.6", "8.7", "8.9", "9.0"),
+        (*_KEPLER_TO_TURING, ("Volta", "7.0+PTX"), ("Turing", "7.5+PTX"), ("Ampere", "8.0;8.6+PTX"),
+         ("Ada", "8.9+PTX"), ("Hopper", "9.0+PTX")),
+        (*_BASE, "8.0", "8.6", "8.9", "9.0"),
+    ),
+    ("2.1", _TO_AMPERE_TEGRA, (*_BASE, "8.0", "8.6", "8.7", "8.9", "9.0")),
+    ("2.2", _TO_AMPERE_TEGRA, _HOPPER),
+    ("2.6", (*_TO_AMPERE_TEGRA, ("Blackwell", "10.0+PTX")), (*_HOPPER, "10.0")),
+    (
+        "2.7",
+        (*_TO_AMPERE_TEGRA, ("Blackwell+Tegra", "10.1"), ("Blackwell", "10.0;12.0+PTX")),
+        (*_HOPPER, "10.0", "10.0a", "10.1", "10.1a", "12.0", "12.0a"),
     ),
     (
-        "2.1",
-        (*_KEPLER_TO_TURING, ("Volta+Tegra", "7.2"), ("Volta", "7.0+PTX"), ("Turing", "7.5+PTX"),
-         ("Ampere+Tegra", "8.7"), ("Ampere", "8.0;8.6+PTX"), ("Ada", "8.9+PTX"), ("Hopper", "9.0+PTX")),
-        (*_BASE, "8.0", "8.6", "8.7", "8.9", "9.0", "9.0a"),
+        "2.8",
+        (*_TO_AMPERE_TEGRA, ("Blackwell+Tegra", "10.1"), ("Blackwell", "10.0;10.3;12.0;12.1+PTX")),
+        (*_HOPPER, "10.0", "10.0a", "10.1", "10.1a", "10.3", "10.3a", "12.0", "12.0a", "12.1", "12.1a"),
     ),
     (
-        "2.6",
-        (*_KEPLER_TO_TURING, ("Volta+Tegra", "7.2"), ("Volta", "7.0+PTX"), ("Turing", "7.5+PTX"),
-         ("Ampere+Tegra", "8.7"), ("Ampere", "8.0;8.6+PTX"), ("Ada", "8.9+PTX"), ("Hopper", "9.0+PTX"),
-         ("Blackwell+Tegra", "10.1"), ("Blackwell", "10.0;12.0+PTX")),
-        (*_BASE, "8.0", "8.6", "8.7", "8.9", "9.0", "9.0a", "10.0", "10.0a", "10.1", "10.1a",
-         "12.0", "12.0a"),
+        "2.9",  # Thor is renamed from 10.1 to 11.0 (CUDA 13)
+        (*_TO_AMPERE_TEGRA, ("Blackwell+Tegra", "11.0"), ("Blackwell", "10.0;10.3;12.0;12.1+PTX")),
+        (*_HOPPER, "10.0", "10.0a", "11.0", "11.0a", "10.3", "10.3a", "12.0", "12.0a", "12.1", "12.1a"),
     ),
     (
-        "2.9",
-        (*_KEPLER_TO_TURING, ("Volta+Tegra", "7.2"), ("Volta", "7.0+PTX"), ("Turing", "7.5+PTX"),
-         ("Ampere+Tegra", "8.7"), ("Ampere", "8.0;8.6+PTX"), ("Ada", "8.9+PTX"), ("Hopper", "9.0+PTX"),
-         ("Blackwell+Tegra", "11.0"), ("Blackwell", "10.0;10.3;12.0;12.1+PTX")),
-        (*_BASE, "8.0", "8.6", "8.7", "8.9", "9.0", "9.0a", "10.0", "10.0a", "11.0", "11.0a",
-         "10.3", "10.3a", "12.0", "12.0a", "12.1", "12.1a"),
-    ),
-    (
-        "2.14",  # read from the torch 2.14.1 wheel: Rubin (10.7)
-        (*_KEPLER_TO_TURING, ("Volta+Tegra", "7.2"), ("Volta", "7.0+PTX"), ("Turing", "7.5+PTX"),
-         ("Ampere+Tegra", "8.7"), ("Ampere", "8.0;8.6+PTX"), ("Ada", "8.9+PTX"), ("Hopper", "9.0+PTX"),
-         ("Blackwell+Tegra", "11.0"), ("Blackwell", "10.0;10.3;12.0;12.1+PTX"), ("Rubin", "10.7+PTX")),
-        (*_BASE, "8.0", "8.6", "8.7", "8.9", "9.0", "9.0a", "10.0", "10.0a", "11.0", "11.0a",
-         "10.3", "10.3a", "10.7", "10.7a", "12.0", "12.0a", "12.1", "12.1a"),
+        "2.14",  # Rubin (10.7)
+        (*_TO_AMPERE_TEGRA, ("Blackwell+Tegra", "11.0"), ("Blackwell", "10.0;10.3;12.0;12.1+PTX"),
+         ("Rubin", "10.7+PTX")),
+        (*_HOPPER, "10.0", "10.0a", "11.0", "11.0a", "10.3", "10.3a", "10.7", "10.7a", "12.0", "12.0a",
+         "12.1", "12.1a"),
     ),
 )
 

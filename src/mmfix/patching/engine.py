@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mmfix.errors import MmfixError, RefusedError
-from mmfix.patching import textdiff
+from mmfix.patching import safefs, textdiff
 from mmfix.patching.catalog import Patch, Variant
 from mmfix.patching.journal import Journal, atomic_write
 
@@ -192,10 +193,11 @@ def transform(text: str, req: Request, path: str) -> tuple[str, str, str, str]:
 @dataclass
 class _FilePlan:
     rel: str
-    path: Path
+    path: Path  # the file written: ``rel`` itself, or the file inside the tree it links to
     raw: bytes
     eol: bytes
     steps: list[tuple[AppliedChange, bytes, bytes]]  # change, bytes before, bytes after
+    link: tuple[str, str] | None = None  # (symlink text, target relative to the root)
 
 
 def _chain(rel: str, raw: bytes, reqs: list[Request], dry_run: bool) -> _FilePlan:
@@ -225,15 +227,37 @@ def _chain(rel: str, raw: bytes, reqs: list[Request], dry_run: bool) -> _FilePla
 def _recorded_original(journal: Journal | None, rel: str, raw: bytes) -> bytes | None:
     """The bytes before mmfix's recorded chain of changes to ``rel``, when ``raw`` is what the
     latest of them wrote (so a rerun of a multi-patch chain is recognised as already done)."""
-    if journal is None or not journal.file.exists():
+    if journal is None or not journal.exists():
         return None
-    entries = [e for e in journal.entries() if e.get("kind") == "file" and e.get("path") == rel]
+    entries = [e for e in journal.entries() if e["kind"] == "file" and e["path"] == rel]
     if not entries or entries[-1]["after_bytes_sha256"] != textdiff.sha256_bytes(raw):
         return None
     i = len(entries) - 1
     while i > 0 and entries[i - 1]["after_bytes_sha256"] == entries[i]["before_bytes_sha256"]:
         i -= 1
-    return journal.read_backup(entries[i]["backup"])
+    return journal.read_backup(entries[i])
+
+
+def _unsafe(root: Path, rel: str, why: str, patch_id: str) -> RefusedError:
+    return RefusedError(
+        f"not patching {rel} under {root} (patch {patch_id})",
+        f"{why}; mmfix changes files only inside the tree it was given",
+        "replace the link by the file it points to, or patch that tree instead",
+    )
+
+
+def _locate(root: Path, rel: str, patch_id: str) -> tuple[Path, tuple[str, str] | None]:
+    """The file to read and write for ``rel``: itself, or (a symlink) the file it points to when
+    that lies inside ``root``. Raises RefusedError for a symlinked folder on the way or a link
+    that leaves the tree."""
+    try:
+        path = safefs.tree_path(root, rel)
+        if not safefs.is_link(path):
+            return path, None
+        target = safefs.link_target(root, path)
+        return safefs.tree_path(root, target), (os.readlink(path), target)
+    except safefs.UnsafePath as exc:
+        raise _unsafe(root, rel, str(exc), patch_id) from None
 
 
 def _plan(
@@ -244,9 +268,11 @@ def _plan(
         by_file.setdefault(r.patch.path, []).append(r)
     plans = []
     for rel, reqs in by_file.items():
-        path = root / rel
+        path, link = _locate(root, rel, reqs[0].patch.id)
         try:
-            raw = path.read_bytes()
+            raw = safefs.read_regular(path)
+        except safefs.UnsafePath as exc:
+            raise _unsafe(root, rel, str(exc), reqs[0].patch.id) from None
         except OSError as exc:
             raise RefusedError(
                 f"cannot read {path} (patch {reqs[0].patch.id})",
@@ -274,7 +300,7 @@ def _plan(
                 note = "re-applied to the released file"
                 steps[0] = (dataclasses.replace(first, note=first.note or note), raw, after)
                 plan.steps = steps
-        plan.path = path
+        plan.path, plan.link = path, link
         plans.append(plan)
     return plans
 
@@ -297,6 +323,8 @@ def apply(
     journal = journal or Journal(root)
     changes: list[AppliedChange] = []
     with journal.locked():
+        journal.checked_entries()  # a journal that cannot be trusted is refused before any write
+        journal.sweep(r.patch.path for r in requests)
         plans = _plan(root, requests, False, journal)  # re-read under the lock
         for plan in plans:
             changes.extend(c for c, _, _ in plan.steps)
@@ -318,6 +346,7 @@ def apply(
                         before_bytes_sha256=textdiff.sha256_bytes(before),
                         after_bytes_sha256=textdiff.sha256_bytes(after),
                         backup=backup,
+                        **({"link": plan.link[0], "link_target": plan.link[1]} if plan.link else {}),
                     )
                     recorded.add(entry["entry"])
                 atomic_write(plan.path, steps[-1][2])
@@ -338,6 +367,49 @@ def apply(
 # --- reverting -----------------------------------------------------------------------------
 
 
+def _now(journal: Journal, e: dict[str, Any]) -> tuple[bytes | None, str | None]:
+    """The bytes now at ``e``'s file (through its recorded symlink, when it was one) and, when
+    that is not a file mmfix could have left, why: "missing", "no longer a symlink" ..."""
+    path = journal.target(e)
+    if e.get("link") is not None:
+        if not safefs.is_link(path):
+            return None, "the file is missing" if not os.path.lexists(path) else "it is no longer a symlink"
+        if os.readlink(path) != e["link"]:
+            return None, f"the symlink points to {os.readlink(path)} now, not {e['link']}"
+        path = journal.target(e, "link_target")
+    elif safefs.is_link(path):
+        return None, f"it is a symlink now (to {os.readlink(path)})"
+    try:
+        return safefs.read_regular(path), None
+    except FileNotFoundError:
+        return None, "the file is missing"
+    except safefs.UnsafePath as exc:
+        return None, str(exc)
+    except OSError as exc:
+        raise journal.refuse(f"{path} cannot be read ({exc.strerror or exc})", journal.label(e)) from None
+
+
+def _restore(journal: Journal, e: dict[str, Any], data: bytes) -> None:
+    """Write the recorded original back: into the file a recorded symlink points to (the link is
+    kept, or made again when it was replaced), else into the file itself."""
+    linked = e.get("link") is not None
+    dest = journal.target(e, "link_target") if linked else journal.target(e)
+    try:
+        atomic_write(dest, data)
+        path = journal.target(e)
+        if linked and not (safefs.is_link(path) and os.readlink(path) == e["link"]):
+            tmp = path.with_name(f".{path.name}.link{safefs.TMP_SUFFIX}")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            os.symlink(e["link"], tmp)
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise MmfixError(
+            f"cannot write {dest}", f"{exc.strerror or exc}; it was left as it was",
+            "check permissions and free space, then run mmfix revert again",
+        ) from exc
+
+
 def revert(
     journal: Journal,
     patch_ids: Sequence[str] = (),
@@ -346,30 +418,34 @@ def revert(
 ) -> list[RevertedChange]:
     """Restore the bytes recorded before each change (newest first), for ``patch_ids`` or all.
 
-    A file whose bytes are neither what mmfix wrote nor the original is refused (RefusedError, exit
-    3, nothing restored) unless ``force``. Returns [] when nothing is recorded.
+    The journal is checked first (schema, every path inside the tree, no symlink on the way,
+    each backup present and holding the recorded bytes): RefusedError (exit 3) naming the journal
+    and the entry otherwise. A file whose bytes are neither what mmfix wrote nor the original, or
+    that is missing, is refused (RefusedError, nothing restored) unless ``force``, which writes
+    the original back anyway. A file that was a symlink is restored through it, as a symlink.
+    Returns [] when nothing is recorded.
     """
-    if not journal.file.exists():
+    journal.check_no_links()
+    if not journal.exists():
         return []
 
     def run() -> list[RevertedChange]:
-        entries = [e for e in journal.entries() if e.get("kind") == "file"]
-        wanted = [e for e in entries if not patch_ids or e.get("patch_id") in patch_ids]
+        entries = [e for e in journal.checked_entries() if e["kind"] == "file"]
+        wanted = [e for e in entries if not patch_ids or e["patch_id"] in patch_ids]
         # Simulate newest first so chained changes of one file revert in order.
-        current: dict[str, bytes | None] = {}
+        current: dict[str, tuple[bytes | None, str | None]] = {}
         todo: list[tuple[dict[str, Any], str, bytes]] = []
         refused: list[str] = []
         for e in reversed(wanted):
             rel = e["path"]
             if rel not in current:
-                p = journal.root / rel
-                current[rel] = p.read_bytes() if p.exists() else None
-            have = current[rel]
-            backup = journal.read_backup(e["backup"])
+                current[rel] = _now(journal, e)
+            have, problem = current[rel]
+            backup = journal.read_backup(e)
             have_sha = textdiff.sha256_bytes(have) if have is not None else None
-            if have_sha == e["after_bytes_sha256"]:
+            if problem is None and have_sha == e["after_bytes_sha256"]:
                 state = "restored"
-            elif have_sha == e["before_bytes_sha256"]:
+            elif problem is None and have_sha == e["before_bytes_sha256"]:
                 state = "already-original"
             elif force:
                 state = "forced"
@@ -379,21 +455,21 @@ def revert(
                     for x in entries[entries.index(e) + 1 :]
                     if x["path"] == rel and x not in wanted
                 ]
-                why = f"patch {', '.join(later)} was applied after it" if later else "edited since"
+                why = problem or (f"patch {', '.join(later)} was applied after it" if later else "edited since")
                 refused.append(f"{rel} ({e['patch_id']}: {why})")
                 continue
             todo.append((e, state, backup))
-            current[rel] = backup
+            current[rel] = (backup, None)
         if refused:
             raise RefusedError(
                 f"not reverting: {'; '.join(refused)}",
-                "the file changed since mmfix wrote it",
+                "each file must be what mmfix wrote or the original",
                 "revert the later patches too, or use --force to restore the recorded original",
             )
         done = []
         for e, state, backup in todo:
             if not dry_run and state != "already-original":
-                atomic_write(journal.root / e["path"], backup)
+                _restore(journal, e, backup)
             done.append(RevertedChange(e["patch_id"], e["path"], state, e["entry"], dry_run))
         if not dry_run:
             journal.remove({e["entry"] for e, _, _ in todo})

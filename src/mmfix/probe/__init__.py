@@ -6,6 +6,7 @@ run in parallel threads, each a subprocess with a timeout.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import time
@@ -83,6 +84,8 @@ def probe(python: str | None = None, environ: Mapping[str, str] | None = None, i
             submit("ext_import", targetmod.import_ext, interp)
         nvcc = _result(futs["nvcc"], errors, "nvcc", None)
         smi, gpus, smi_err = _result(futs["gpus"], errors, "nvidia-smi", (None, (), None))
+        if gpus and torch is not None and torch.cuda:  # torch's own archs against the GPUs
+            submit("torch_archs", targetmod.torch_arch_list, interp)
         cuobjdump = extbin.find_cuobjdump(env_vars, nvcc.real_path or nvcc.path if nvcc else None, target_py.site_packages)
         ext_files = next((d.ext_files for d in mmcv if d.has_ext), ())
         ext_bin_fut = pool.submit(_ext_binaries, ext_files, cuobjdump, torch.lib_dir if torch else None)
@@ -113,6 +116,8 @@ def probe(python: str | None = None, environ: Mapping[str, str] | None = None, i
         ext_import = _result(futs["ext_import"], errors, "import mmcv._ext", None) if "ext_import" in futs else None
         pip_cache = _result(futs["pip_cache"], errors, "pip cache", ())
         ext_binary = _result(ext_bin_fut, errors, "mmcv/_ext binary", None)
+        if "torch_archs" in futs and torch is not None:
+            torch = dataclasses.replace(torch, arch_list=_result(futs["torch_archs"], errors, "torch arch list", None))
     return Environment(
         target=target_py,
         host=host,

@@ -215,6 +215,7 @@ def parse_target(doc: Mapping[str, Any]) -> tuple[TargetPython, TorchInfo | None
             mmcv_min=d.get("mmcv_min"),
             mmcv_max=d.get("mmcv_max"),
             max_inclusive=d.get("max_inclusive"),
+            mmcv1x_import=d.get("mmcv1x_import"),
         )
         for d in doc.get("downstream") or ()
     )
@@ -268,6 +269,28 @@ def import_ext(python: str, timeout: float = IMPORT_TIMEOUT_S) -> ExtImport:
     env = dict(os.environ)
     env.setdefault("PYTHONFAULTHANDLER", "1")
     return parse_ext_import(proc.run([python, "-c", script], timeout=timeout, env=env))
+
+
+# Runs in the target interpreter: the archs torch's own kernels were built for, as
+# torch.cuda.get_arch_list() reads them (torch._C._cuda_getArchFlags(), compiled in: no GPU and no
+# CUDA initialisation needed). Prints null when this torch cannot say (a CPU build, torch < 1.7).
+TORCH_ARCH_SCRIPT = """
+import json, torch
+flags = getattr(torch._C, "_cuda_getArchFlags", None)
+flags = flags() if flags is not None else None
+print(json.dumps(flags.split() if flags else None))
+"""
+
+
+def torch_arch_list(python: str, timeout: float = IMPORT_TIMEOUT_S) -> tuple[str, ...] | None:
+    """The archs the target's torch was built for (``("sm_50", ..., "compute_90")``), read by
+    importing torch in a subprocess of ``python``; None when torch cannot say or the run failed."""
+    result = proc.run([python, "-c", TORCH_ARCH_SCRIPT], timeout=timeout)
+    try:
+        archs = json.loads(result.stdout.strip().splitlines()[-1]) if result.ok else None
+    except (ValueError, IndexError):
+        return None
+    return tuple(str(a) for a in archs) if isinstance(archs, list) else None
 
 
 def pip_cached_mmcv_wheels(python: str) -> tuple[str, ...]:

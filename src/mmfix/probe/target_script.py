@@ -24,7 +24,13 @@ DOWNSTREAM = (
     ("mmrotate", "mmrotate"),
     ("mmengine", "mmengine"),
 )
-TOOLS = ("setuptools", "pip", "wheel", "ninja", "numpy", "packaging", "torchvision")
+TOOLS = ("setuptools", "pip", "wheel", "ninja", "numpy", "packaging", "torchvision", "yapf")
+# An import of what mmcv 2.0 moved to mmengine (mmcv.runner, mmcv.parallel, mmcv.Config ...).
+MMCV1X_IMPORT = re.compile(
+    r"^\s*(?:from\s+mmcv\.(?:runner|parallel|fileio|engine|utils\.config|utils\.registry|cnn\.bricks\.registry)\b"
+    r"|import\s+mmcv\.(?:runner|parallel|fileio|engine)\b|from\s+mmcv\s+import\s+[^#]*\b(?:Config|DictAction|ConfigDict)\b)"
+)
+MAX_SOURCE_FILES = 4000  # .py files read per package when looking for such an import
 
 
 def norm(name):
@@ -259,7 +265,25 @@ def torch_info(dists):
     }
 
 
-def downstream_info(dists):
+def first_mmcv1x_import(pkg):
+    """"file:line: text" of the first import in ``pkg`` of a module mmcv 2.0 removed, or None."""
+    seen = 0
+    for root, dirs, files in os.walk(pkg):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # not mim's .mim copies of tools
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            seen += 1
+            if seen > MAX_SOURCE_FILES:
+                return None
+            path = os.path.join(root, name)
+            for number, line in enumerate((read_text(path) or "").splitlines(), 1):
+                if "mmcv" in line and MMCV1X_IMPORT.match(line):
+                    return "%s:%d: %s" % (os.path.relpath(path, os.path.dirname(pkg)), number, line.strip())
+    return None
+
+
+def downstream_info(dists, mmcv2=False):
     out = []
     for dist_name, import_name in DOWNSTREAM:
         infos = dists.get(dist_name) or []
@@ -288,9 +312,15 @@ def downstream_info(dists):
                 "mmcv_min": bounds.get("min"),
                 "mmcv_max": bounds.get("max"),
                 "max_inclusive": bounds.get("max_inclusive"),
+                "mmcv1x_import": first_mmcv1x_import(pkg) if mmcv2 and pkg and import_name != "mmengine" else None,
             }
         )
     return out
+
+
+def major(version):
+    m = re.match(r"\d+", version or "")
+    return int(m.group(0)) if m else 0
 
 
 def main():
@@ -307,6 +337,7 @@ def main():
         if p and p not in site:
             site.append(p)
     base_prefix = getattr(sys, "base_prefix", getattr(sys, "real_prefix", sys.prefix))
+    mmcv = mmcv_info(dists)
     doc = {
         "target": {
             "executable": sys.executable,
@@ -321,8 +352,8 @@ def main():
             "packages": packages,
         },
         "torch": torch_info(dists),
-        "mmcv": mmcv_info(dists),
-        "downstream": downstream_info(dists),
+        "mmcv": mmcv,
+        "downstream": downstream_info(dists, any(m["name"] == "mmcv" and major(m["version"]) >= 2 for m in mmcv)),
     }
     sys.stdout.write(json.dumps(doc))
     sys.stdout.write("\n")

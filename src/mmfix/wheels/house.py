@@ -16,8 +16,8 @@ candidates. The pages are the index: mmfix reads them as pip does, and checks ev
 against the sha256 its page gives.
 
 Writers (``store``, ``prune``) hold a file lock on the wheelhouse (``filelock``; a soft lock where
-the file system has no ``flock``) and replace files atomically (temporary file + rename in the same
-folder), so readers see the old or the new page, never half of one, and concurrent builds leave a
+the file system has no ``flock``) and replace files atomically (a ``.<name>.<random>.mmfix-tmp`` file
++ rename in the same folder; one left by a killed writer is swept by the next, under the lock), so readers see the old or the new page, never half of one, and concurrent builds leave a
 consistent index, on a local disk or a shared folder (NFS).
 """
 
@@ -35,6 +35,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from mmfix.errors import OperationFailed
+from mmfix.patching.safefs import TMP_SUFFIX, sweep_tmp
 from mmfix.wheels.choose import Rejected, WheelLink, link_from_href
 from mmfix.wheels.pages import fetch_page, render_page
 from mmfix.wheels.records import RECORD_SUFFIX, RecordError, WheelRecord, load_record
@@ -155,7 +156,7 @@ def _file_mode() -> int:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` by a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -171,7 +172,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def copy_atomic(src: Path, dest: Path) -> str:
     """Copy ``src`` to ``dest`` atomically; returns the sha256 of the bytes written."""
     h = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=TMP_SUFFIX, dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
             while block := inp.read(1 << 20):
@@ -273,6 +274,7 @@ def store(house: Path, wheel: Path, record: WheelRecord) -> Path:
     folder = combo_dir / record.wheel.sha256[:16]
     house.mkdir(parents=True, exist_ok=True)
     with locked(house):
+        sweep_tmp([house, combo_dir, folder])  # left by a writer killed mid-write (we hold the lock)
         folder.mkdir(parents=True, exist_ok=True)
         dest = folder / record.wheel.filename
         if copy_atomic(wheel, dest) != record.wheel.sha256:
@@ -299,6 +301,7 @@ def prune(house: Path, keep: set[str]) -> list[str]:
     lists (left by an interrupted store). Returns the removed paths, relative to ``house``."""
     removed: list[str] = []
     with locked(house):
+        sweep_tmp([house, *(p for p in house.glob("*/torch*") if p.is_dir()), *house.glob("*/torch*/*")])
         for combo in _combos(house):
             combo_dir = house / combo
             if combo not in keep:

@@ -14,6 +14,7 @@ from packaging.version import InvalidVersion, Version
 
 from mmfix.builder.plan import torch_cuda
 from mmfix.errors import OperationFailed, UsageError
+from mmfix.knowledge import downstream as kd
 from mmfix.model import Downstream, Environment, TargetPython, TorchInfo
 
 
@@ -184,23 +185,8 @@ def downstream_spec(downstream: tuple[Downstream, ...]) -> tuple[SpecifierSet, t
     """The mmcv range every installed downstream package allows (their ``__init__.py`` bounds), and
     one "name version: range" line per package that has bounds. An unknown ``max_inclusive`` is
     taken as exclusive (``<``), the form of every 2.x package's assertion."""
-    spec = SpecifierSet()
-    lines: list[str] = []
-    for d in downstream:
-        parts = []
-        if d.mmcv_min:
-            parts.append(f">={d.mmcv_min}")
-        if d.mmcv_max:
-            parts.append(("<=" if d.max_inclusive else "<") + d.mmcv_max)
-        if not parts:
-            continue
-        try:
-            one = SpecifierSet(",".join(parts))
-        except InvalidSpecifier:
-            continue
-        spec &= one
-        lines.append(f"{d.name} {d.version}: {one}")
-    return spec, tuple(lines)
+    bounded = [d for d in downstream if kd.bound_specs(d)]  # knowledge.downstream builds every range
+    return kd.allowed(bounded), tuple(f"{d.name} {d.version}: {kd.spec_for(d)}" for d in bounded)
 
 
 def make_target(env: Environment, mmcv_version: str | None = None) -> WheelTarget:
