@@ -33,6 +33,16 @@ PythonOpt = typer.Option(
     help="Target interpreter (default: $VIRTUAL_ENV, then $CONDA_PREFIX, then python on PATH).",
 )
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document instead of text.")
+WheelhouseOpt = typer.Option(
+    [], "--wheelhouse", help="Also look in (and keep builds in) this wheelhouse folder or URL (repeatable; $MMFIX_WHEELHOUSE)."
+)
+NoWheelhouseOpt = typer.Option(False, "--no-wheelhouse", help="Neither look in nor keep builds in any wheelhouse.")
+
+
+def _wheelhouses(extra: list[str], disabled: bool) -> None:
+    from mmfix.wheels import house
+
+    house.configure(extra, enabled=not disabled)
 
 
 def _version_callback(value: bool) -> None:
@@ -75,12 +85,15 @@ def doctor(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before changing anything."),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: show the plan, change nothing."),
     strict: bool = typer.Option(False, "--strict", help="Warnings count as problems (exit 1)."),
+    wheelhouse: list[str] = WheelhouseOpt,
+    no_wheelhouse: bool = NoWheelhouseOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Check the target environment and this machine; name each problem with evidence and fix."""
     from mmfix.commands import doctor as cmd
 
     _with_json(as_json)
+    _wheelhouses(wheelhouse, no_wheelhouse)
     raise typer.Exit(
         cmd.run(
             python=python,
@@ -191,12 +204,19 @@ def rebuild(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the build plan, change nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing the install."),
     log: Optional[Path] = typer.Option(None, "--log", help="Write the full build log here."),
+    wheelhouse: list[str] = WheelhouseOpt,
+    no_wheelhouse: bool = NoWheelhouseOpt,
+    wheel_only: bool = typer.Option(
+        False, "--wheel-only", help="Build, verify a scratch copy and keep it in the wheelhouse; leave the env's mmcv."
+    ),
+    force_build: bool = typer.Option(False, "--force-build", help="Build even when a wheelhouse wheel fits."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Build mmcv with ops for the target env and GPU arch; install only on success; verify."""
     from mmfix.commands import rebuild as cmd
 
     _with_json(as_json)
+    _wheelhouses(wheelhouse, no_wheelhouse)
     raise typer.Exit(
         cmd.run(
             python=python,
@@ -213,27 +233,45 @@ def rebuild(
             yes=yes,
             log=log,
             as_json=as_json,
+            wheel_only=wheel_only,
+            force_build=force_build,
         )
     )
 
 
 @app.command()
 def wheels(
-    python: Optional[str] = PythonOpt,
+    python: list[str] = typer.Option(
+        [], "--python", help="Target interpreter (default: the active env); with --prune: repeatable, the envs to keep for."
+    ),
     index_url: Optional[str] = typer.Option(
         None, "--index-url", help="Base URL of the wheel index (default: $MMFIX_INDEX_URL or the official one)."
     ),
     mmcv_version: Optional[str] = typer.Option(None, "--mmcv-version", help="mmcv version wanted."),
     install: bool = typer.Option(False, "--install", help="Download, verify and install the chosen wheel."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing the install."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing the install (or pruning)."),
+    wheelhouse: list[str] = WheelhouseOpt,
+    no_wheelhouse: bool = NoWheelhouseOpt,
+    list_: bool = typer.Option(False, "--list", help="List every wheel in the wheelhouses with its record."),
+    prune: bool = typer.Option(False, "--prune", help="Drop wheelhouse wheels for a torch no --python env has."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Find the prebuilt mmcv wheel for the target torch/CUDA/Python/platform."""
+    """Find the mmcv wheel for the target torch/CUDA/Python/platform: the wheelhouses first, then the index."""
     from mmfix.commands import wheels as cmd
 
     _with_json(as_json)
+    _wheelhouses(wheelhouse, no_wheelhouse)
+    if len(python) > 1 and not prune:
+        from mmfix.errors import UsageError
+
+        raise UsageError("--python is given more than once", "only --prune reads several envs", "pass one --python")
+    if list_:
+        raise typer.Exit(cmd.run_list(as_json=as_json))
+    if prune:
+        raise typer.Exit(cmd.run_prune(pythons=python, yes=yes, as_json=as_json))
     raise typer.Exit(
-        cmd.run(python=python, index_url=index_url, mmcv_version=mmcv_version, install=install, yes=yes, as_json=as_json)
+        cmd.run(python=python[0] if python else None, index_url=index_url, mmcv_version=mmcv_version, install=install,
+                yes=yes, as_json=as_json)
     )
 
 

@@ -6,12 +6,17 @@ build is allowed setuptools<82 (``PIP_CONSTRAINT``): a ``py2.py3-none-any`` whee
 (catalog ``build-isolation-no-torch``). Cached under ~/.cache/mmfix-tests/; never modified by tests.
 
 ``rebuilt_env``: a fresh copy of that setup in which ``mmfix rebuild --cpu --mmcv-version 2.2.0
---yes`` ran once (about 11 minutes on 2 cores); every e2e test that needs a rebuilt env shares it.
+--yes --force-build`` ran once (about 11 minutes on 2 cores); every e2e test that needs a rebuilt env
+shares it.
+
+One wheelhouse per e2e session: every mmfix the tests start uses ``MMFIX_CACHE_DIR`` =
+``~/.cache/mmfix-tests/mmfix-cache`` (empty on a fresh CI machine), so the build ``rebuilt_env`` keeps
+is what a second venv installs (tests/e2e/test_wheelhouse_e2e.py): mmcv 2.2.0 is compiled once per run.
+Tests that must compile pass ``--force-build``; tests whose build must fail pass ``--no-wheelhouse``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -27,6 +32,8 @@ PY311 = Path.home() / ".pyenv" / "versions" / "3.11.7" / "bin" / "python"
 TORCH_CPU = "torch==2.13.0"
 MMCV = "mmcv==2.2.0"
 REBUILD_LOG = CACHE / "rebuild-e2e.log"
+# the session's mmfix cache, and so its wheelhouse (mmfix's subprocesses inherit it)
+os.environ.setdefault("MMFIX_CACHE_DIR", str(CACHE / "mmfix-cache"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -123,85 +130,26 @@ def mmfix_cmd() -> list[str]:
     return [sys.executable, "-m", "mmfix"]
 
 
-class WheelIndex:
-    """A local wheel index laid out like OpenMMLab's (``DIR/cpu/torch2.13.0/index.html``, links with
-    ``#sha256=``), served to mmfix as ``MMFIX_INDEX_URL=file://DIR``: each mmcv built in this test
-    session is published here, so a later test of the same torch/Python/mmcv installs it instead of
-    compiling it again (CI may compile each mmcv version once per run).
-
-    Stand-in until the wheelhouse (issue 14) lands: then mmfix keeps every verified build itself and
-    this class, ``publish_built`` and the ``wheel_index`` fixture can go (point the tests at the
-    session's wheelhouse instead).
-    """
-
-    def __init__(self, root: Path, tag: str = "cpu", torch_page: str = "torch2.13.0") -> None:
-        self.root = root
-        self.page = root / tag / torch_page
-        self.page.mkdir(parents=True, exist_ok=True)
-        self.url = f"file://{root}"
-        self._write()
-
-    def publish(self, wheel: Path) -> None:
-        """Add ``wheel`` (same name and bytes: nothing to do) and rewrite the page."""
-        dest = self.page / wheel.name
-        if not dest.exists():
-            shutil.copyfile(wheel, dest)
-            self._write()
-
-    def wheels(self) -> list[str]:
-        return sorted(p.name for p in self.page.glob("*.whl"))
-
-    def _write(self) -> None:
-        rows = []
-        for name in self.wheels():
-            digest = hashlib.sha256((self.page / name).read_bytes()).hexdigest()
-            rows.append(f'<a href="{name}#sha256={digest}">{name}</a><br>')
-        (self.page / "index.html").write_text("<html><body>\n" + "\n".join(rows) + "\n</body></html>\n")
-
-
-def publish_built(index: WheelIndex, mmfix_cache: Path) -> list[str]:
-    """Publish the mmcv wheels a rebuild kept in ``mmfix_cache`` (``previous/<stamp>/``, where
-    ``builder.install`` keeps each installed wheel); returns their names."""
-    found = sorted(mmfix_cache.glob("previous/*/mmcv-*-cp*.whl"))
-    for wheel in found:
-        index.publish(wheel)
-    return [w.name for w in found]
-
-
 @pytest.fixture(scope="session")
-def wheel_index(tmp_path_factory: pytest.TempPathFactory) -> WheelIndex:
-    """The session's local wheel index (empty at first). ``MMFIX_E2E_PREBUILT=DIR`` seeds it with the
-    wheels in DIR (while developing: ~/.cache/mmfix-tests/prebuilt; CI leaves it unset and compiles)."""
-    index = WheelIndex(tmp_path_factory.mktemp("wheel-index"))
-    seed = os.environ.get("MMFIX_E2E_PREBUILT")
-    if seed:
-        for wheel in Path(seed).expanduser().glob("mmcv-*-cp*.whl"):
-            index.publish(wheel)
-    return index
+def rebuilt_env(mmfix_cmd: list[str]) -> Path:
+    """A second ops-less venv in which ``mmfix rebuild --cpu --mmcv-version 2.2.0 --yes --force-build``
+    ran once (a real compile even when the session's wheelhouse holds the build; it keeps it there).
 
-
-@pytest.fixture(scope="session")
-def rebuilt_env(mmfix_cmd: list[str], wheel_index: WheelIndex, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A second ops-less venv in which ``mmfix rebuild --cpu --mmcv-version 2.2.0 --yes`` ran once.
-
-    The rebuild's exit code and output are in the ``rebuild_result`` fixture. The wheel it built is
-    published to ``wheel_index`` (the repair matrix installs it instead of compiling 2.2.0 again).
+    The rebuild's exit code and output are in the ``rebuild_result`` fixture. The session's
+    wheelhouse keeps the wheel it built: the repair matrix and the second-venv test install it.
     """
     py = ensure_opsless_env("venv-rebuild-py311")
     # always start from the ops-less state: a previous session may have rebuilt it
     if not _healthy_opsless(py):  # pragma: no cover - ensure_opsless_env just made it so
         raise RuntimeError("rebuild venv is not in the ops-less state")
-    cache = tmp_path_factory.mktemp("mmfix-cache-rebuild")
     t0 = time.monotonic()
     cp = subprocess.run(
         [*mmfix_cmd, "--no-color", "rebuild", "--python", str(py), "--cpu", "--mmcv-version", "2.2.0",
-         "--yes", "--log", str(REBUILD_LOG)],
-        capture_output=True, text=True, timeout=3600, env=dict(os.environ, MMFIX_CACHE_DIR=str(cache)),
+         "--yes", "--force-build", "--log", str(REBUILD_LOG)],
+        capture_output=True, text=True, timeout=3600,
     )
     REBUILD_RESULT.update(returncode=cp.returncode, stdout=cp.stdout, stderr=cp.stderr,
                           seconds=round(time.monotonic() - t0))
-    if cp.returncode == 0:
-        publish_built(wheel_index, cache)
     return py
 
 

@@ -61,7 +61,7 @@ def test_forced_failure_keeps_previous_mmcv(opsless_env: Path, mmfix_cmd: list[s
     log = tmp_path / "fail.log"
     cp = subprocess.run(
         [*mmfix_cmd, "--no-color", "rebuild", "--python", str(opsless_env), "--cpu", "--mmcv-version", "2.2.0",
-         "--yes", "--log", str(log)],
+         "--yes", "--no-wheelhouse", "--log", str(log)],
         capture_output=True, text=True, env=env, timeout=3600,
     )
     assert cp.returncode == 1, cp.stdout + cp.stderr

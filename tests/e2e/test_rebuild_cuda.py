@@ -64,7 +64,7 @@ def test_rebuild_arch_90_has_sm90_sass(cuda_env: Path, mmfix_cmd: list[str], tmp
     t0 = time.monotonic()
     cp = subprocess.run(
         [*mmfix_cmd, "--no-color", "rebuild", "--python", str(cuda_env), "--arch", "9.0",
-         "--mmcv-version", "2.2.0", "--yes", "--log", str(log)],
+         "--mmcv-version", "2.2.0", "--yes", "--force-build", "--log", str(log)],
         capture_output=True, text=True, timeout=4 * 3600,
     )
     seconds = time.monotonic() - t0

@@ -7,9 +7,9 @@ Each venv is a copy of the cached ops-less venv of ``conftest.opsless_env`` (tor
 case with real pip commands; a copy is those same files without another minute of torch install.
 
 Cost (2 cores, idle; measured numbers in the README's doctor section): every mmcv version is compiled
-at most once per session. A version is compiled by the first test that needs it, then published to
-the session's local wheel index (``conftest.WheelIndex``, ``MMFIX_INDEX_URL=file://...``), from which
-mmfix installs it in seconds for the later cases. In a full ``nox -s e2e`` run ``rebuilt_env``
+at most once per session. A version is compiled by the first test that needs it and kept in the
+session's wheelhouse (conftest: one ``MMFIX_CACHE_DIR`` for the whole session), from which mmfix
+installs it in seconds for the later cases. In a full ``nox -s e2e`` run ``rebuilt_env``
 (test_doctor_e2e.py) has already compiled 2.2.0; this module then compiles only 2.1.0 (about 9
 minutes) and each other case takes well under a minute.
 """
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import WheelIndex, install_opsless_mmcv, publish_built
+from conftest import install_opsless_mmcv
 
 pytestmark = pytest.mark.e2e
 
@@ -96,28 +96,25 @@ def doctor_json(mmfix_cmd: list[str], py: Path, env: dict[str, str]) -> tuple[in
 
 @pytest.mark.parametrize(("case", "expected", "module"), CASES, ids=[c[0] for c in CASES])
 def test_doctor_fix_repairs_the_environment(case: str, expected: str, module: str, opsless_env: Path,
-                                            wheel_index: WheelIndex, stale_pip_cache: Path,
+                                            stale_pip_cache: Path,
                                             mmfix_cmd: list[str], tmp_path: Path) -> None:
     py = copy_venv(opsless_env, tmp_path / "venv")
-    cache = tmp_path / "mmfix-cache"
-    env = dict(os.environ, MMFIX_INDEX_URL=wheel_index.url, MMFIX_CACHE_DIR=str(cache),
-               PIP_CACHE_DIR=str(tmp_path / "pip-cache"))
+    env = dict(os.environ, PIP_CACHE_DIR=str(tmp_path / "pip-cache"))  # the session's MMFIX_CACHE_DIR
     env.pop("MMFIX_OFFLINE", None)
     setup_case(case, py, tmp_path, env, stale_pip_cache)
     rc, before = doctor_json(mmfix_cmd, py, env)
     assert rc == 1, "the case must start broken"
-    compiled_before = set(wheel_index.wheels())
 
     t0 = time.monotonic()
     cp = subprocess.run([*mmfix_cmd, "--no-color", "doctor", "--fix", "--yes", "--python", str(py)],
                         capture_output=True, text=True, env=env, timeout=3600)
     TIMES[case] = round(time.monotonic() - t0)
     (tmp_path / "fix.out").write_text(cp.stdout + "\n--- stderr ---\n" + cp.stderr)
+    from_house = "from the wheelhouse" in (cp.stdout + cp.stderr)
     print(f"\n[{case}] doctor --fix --yes: {TIMES[case]} s, exit {cp.returncode}; "
-          f"mmcv {expected} {'from the index' if any(expected in w for w in compiled_before) else 'compiled'}")
+          f"mmcv {expected} {'from the wheelhouse' if from_house else 'compiled'}")
     print(cp.stdout[cp.stdout.find("plan, round 1:"):][:3000])
     assert cp.returncode == 0, cp.stdout[-4000:] + cp.stderr[-4000:]
-    publish_built(wheel_index, cache)  # later cases of the same version install it (see module doc)
 
     rc, after = doctor_json(mmfix_cmd, py, env)
     assert rc == 0 and after["summary"]["fail"] == 0, [f for f in after["findings"] if f["status"] == "fail"]

@@ -10,7 +10,7 @@ from pytest_httpserver import HTTPServer
 from test_wheels_support import BASE_PATH, WheelIndex, linux, make_env, page_html, wheel_bytes
 
 from mmfix import wheels
-from mmfix.errors import OperationFailed
+from mmfix.errors import OperationFailed, RefusedError
 
 NAME = "mmcv-2.0.1-cp38-cp38-manylinux1_x86_64.whl"
 WHEEL_PATH = f"{BASE_PATH}/cu118/torch2.0.0/{NAME}"
@@ -60,8 +60,9 @@ def test_tampered_wheel_rejected(index: WheelIndex, tmp_path: Path) -> None:
     index.server.expect_request(PAGE_PATH).respond_with_data(page, content_type="text/html")
     index.serve(WHEEL_PATH, bytes(tampered))
     link = _chosen(index)
-    with pytest.raises(OperationFailed) as err:
+    with pytest.raises(RefusedError) as err:  # exit 3: refused for safety, as a tampered wheelhouse wheel
         wheels.download_wheel(link, tmp_path)
+    assert err.value.exit_code == 3
     line = err.value.one_line()
     assert line.startswith(f"{NAME} does not match the sha256 the index gives")
     assert digest in line and hashlib.sha256(bytes(tampered)).hexdigest() in line

@@ -1,13 +1,20 @@
 """Prove an mmcv install works: import ``mmcv.ops`` and run nms in the target interpreter (CPU, and
-the GPU when one is visible); for CUDA builds list the SASS/PTX in ``_ext`` with ``cuobjdump`` and
-check the requested arches are covered.
+the GPU when one is visible); for CUDA builds list the SASS/PTX in ``_ext`` (``cuobjdump``, else
+mmfix's built-in fatbin reader) and check the requested arches are covered.
+
+``verify_wheel`` does the same for a wheel that is not installed (``mmfix rebuild --wheel-only``):
+the wheel is unpacked into a scratch folder put first on ``PYTHONPATH`` of the target interpreter,
+which supplies torch and mmcv's other dependencies; the target env is not changed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import textwrap
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,10 +95,28 @@ def list_archs(ext_path: str, cuobjdump: str) -> tuple[tuple[str, ...], tuple[st
     return tuple(sass), tuple(ptxs)
 
 
-def verify_install(python: str, archs: Sequence[str] | None = None, toolkit_root: str | None = None) -> VerifyResult:
+def _archs_in(ext: str, python: str, toolkit_root: str | None) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """(SASS, PTX, tool) of ``ext``: cuobjdump when found, else the built-in fatbin reader."""
+    tool = find_cuobjdump(python, toolkit_root)
+    if tool is not None:
+        sass, ptx = list_archs(ext, tool)
+        return sass, ptx, tool
+    binary = extbin.inspect_ext(ext, None, None)
+    return binary.sass_archs, binary.ptx_archs, binary.cuobjdump or extbin.FATBIN_READER
+
+
+def verify_install(python: str, archs: Sequence[str] | None = None, toolkit_root: str | None = None,
+                   *, pythonpath: str | None = None) -> VerifyResult:
     """Import mmcv.ops and run nms in ``python``; with ``archs`` ("8.6", "9.0+PTX"), also check the
-    ``_ext`` binary has SASS for each (cuobjdump). Never raises; problems are in the result."""
-    r = proc.run([python, "-c", NMS_SCRIPT], timeout=600)
+    ``_ext`` binary has SASS for each (cuobjdump, else the built-in reader). ``pythonpath``: a folder
+    put first on ``PYTHONPATH`` (a scratch copy of mmcv), whose ``mmcv`` must be the one imported.
+    Never raises; problems are in the result."""
+    env = None
+    if pythonpath:
+        env = proc.base_env()
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
+        env["PYTHONNOUSERSITE"] = "1"
+    r = proc.run([python, "-c", NMS_SCRIPT], timeout=600, env=env)
     line = (r.stdout.strip().splitlines() or ["{}"])[-1]
     try:
         data = json.loads(line)
@@ -102,13 +127,26 @@ def verify_install(python: str, archs: Sequence[str] | None = None, toolkit_root
         gpu_nms_ok=data.get("gpu_ok"), compiling_cuda=data.get("compiling_cuda"), error=data.get("error"),
     )
     ok = bool(data.get("ok"))
+    if pythonpath and data.get("ext") and not os.path.realpath(data["ext"]).startswith(os.path.realpath(pythonpath)):
+        return VerifyResult(False, **{**res, "error": f"imported {data['ext']}, not the copy in {pythonpath}"})
     if archs and data.get("ext"):
-        tool = find_cuobjdump(python, toolkit_root)
-        if tool is None:
-            return VerifyResult(ok, **res, notes=("cuobjdump not found: SASS/PTX not checked "
-                                                  "(pip install nvidia-cuda-cuobjdump)",))
-        sass, ptx = list_archs(data["ext"], tool)
+        sass, ptx, tool = _archs_in(data["ext"], python, toolkit_root)
         want = {a.split("+")[0] for a in archs}
         missing = tuple(sorted(a for a in want if f"sm_{a.replace('.', '')}" not in sass))
         return VerifyResult(ok and not missing, **res, sass=sass, ptx=ptx, missing_archs=missing, cuobjdump=tool)
     return VerifyResult(ok, **res)
+
+
+def verify_wheel(python: str, wheel: Path, archs: Sequence[str] | None = None,
+                 toolkit_root: str | None = None) -> VerifyResult:
+    """``verify_install`` for a wheel that is not installed: unpack ``wheel`` into a scratch folder
+    (a wheel is a zip whose root is what pip puts into site-packages) and run the checks with it first
+    on ``PYTHONPATH``. Without a GPU the kernels cannot run: then the SASS/PTX listing is the proof
+    that ``_ext`` holds them, and nms runs on the CPU. Never raises."""
+    with tempfile.TemporaryDirectory(prefix="mmfix-verify-") as scratch:
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                zf.extractall(scratch)
+        except (OSError, zipfile.BadZipFile) as exc:
+            return VerifyResult(False, error=f"cannot unpack {wheel}: {exc}")
+        return verify_install(python, archs, toolkit_root, pythonpath=scratch)

@@ -158,8 +158,14 @@ def run(
     yes: bool,
     log: Path | None,
     as_json: bool,
+    wheel_only: bool = False,
+    force_build: bool = False,
 ) -> int:
-    """Run ``mmfix rebuild``; returns the exit code. Raises MmfixError subclasses for one-line errors."""
+    """Run ``mmfix rebuild``; returns the exit code. Raises MmfixError subclasses for one-line errors.
+
+    Wheelhouse (``mmfix.commands.wheelhouse``): unless ``force_build`` (or a source option), a wheel
+    whose record fits is installed instead of building; a verified build is kept. ``wheel_only``:
+    build, verify a scratch copy and keep it, without touching the target env's mmcv."""
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs} is not a job count", fix="pass --jobs 1 or more")
     if threads_per_block is not None and threads_per_block not in (32, 64, 128, 256, 512, 1024):
@@ -175,20 +181,32 @@ def run(
         from mmfix.builder.arch import parse_arch_list
 
         parse_arch_list(arch)
+    from mmfix.commands import wheelhouse
+    from mmfix.wheels import house
+
+    if wheel_only and not house.locations():
+        raise UsageError("--wheel-only keeps the build in a wheelhouse", "--no-wheelhouse names none",
+                         "drop --no-wheelhouse, or pass --wheelhouse PATH")
     env = _probe(python)
     # the version doctor --fix would build too (mmfix.plan): every constraint at once, and why
     choice = None if source else choose_for_rebuild(env, Request(mmcv_version))
     if choice is not None:
         for line in choice.why:
             render.info(line)
-    if _wants_wheel(prefer_wheel, arch=arch, source=source, git=git, threads_per_block=threads_per_block):
+    # refusals that need no source: decide with a provisional version
+    planmod.make_plan(env, mmcv_version=choice.version if choice else "2.2.0", arch=arch, cpu=cpu, jobs=jobs,
+                      threads_per_block=threads_per_block, allow_unsupported_compiler=allow_unsupported_compiler)
+    tree_version = choice.version if choice else mmcv_version
+    if not force_build and source is None and git is None and threads_per_block is None:
+        code = wheelhouse.try_wheelhouse(env, arch=arch, cpu=cpu, mmcv_version=tree_version, yes=yes, dry_run=dry_run,
+                                         wheel_only=wheel_only, as_json=as_json, log=log)
+        if code is not None:
+            return code
+    if not wheel_only and _wants_wheel(prefer_wheel, arch=arch, source=source, git=git, threads_per_block=threads_per_block):
         assert choice is not None
         code = _try_wheel(env, choice.version, yes, as_json, dry_run, explicit=bool(prefer_wheel))
         if code is not None:
             return code
-    # refusals that need no source: decide with a provisional version
-    planmod.make_plan(env, mmcv_version=choice.version if choice else "2.2.0", arch=arch, cpu=cpu, jobs=jobs,
-                      threads_per_block=threads_per_block, allow_unsupported_compiler=allow_unsupported_compiler)
     tree = _source(env, source, git, mmcv_version, choice)
     ccache = find_ccache()
     plan = planmod.make_plan(env, mmcv_version=tree.version, arch=arch, cpu=cpu, jobs=jobs,
@@ -201,6 +219,9 @@ def run(
         con = render.console()
         for line in plan_lines(plan, tree.origin, log_path):
             con.print(line, markup=False)
+        if wheel_only:
+            con.print("--wheel-only: the wheel is verified on a scratch copy and kept in the wheelhouse; "
+                      "the pip uninstall/install lines above do not run", markup=False)
     if plan.blockers:
         if as_json:
             render.emit_json(SCHEMA, {**payload, "result": "blocked"})
@@ -240,11 +261,17 @@ def run(
     from mmfix.builder.verify import verify_install
 
     assert result.wheel is not None
+    archs = plan.arch_list.split(";") if plan.cuda and plan.arch_list else None
+    if wheel_only:
+        return wheelhouse.finish_wheel_only(env, plan, tree, applied, result, archs, payload, as_json)
     inst = install_wheel(plan.python, result.wheel, yes=yes, env=env)
     after = _probe(python)
-    ver = verify_install(plan.python, plan.arch_list.split(";") if plan.cuda and plan.arch_list else None, plan.toolkit_root)
+    ver = verify_install(plan.python, archs, plan.toolkit_root)
     payload.update(install={"removed": inst.removed, "wheel": inst.wheel}, verify=ver,
                    before=_summary(env), after=_summary(after))
+    if ver.ok:
+        payload["wheelhouse"] = {"stored": wheelhouse.keep_build(env, plan, tree, applied, result, ver,
+                                                                 "installed in the target env")}
     if as_json:
         render.emit_json(SCHEMA, {**payload, "result": "ok" if ver.ok else "verify-failed"})
     else:

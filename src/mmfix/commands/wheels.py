@@ -1,7 +1,10 @@
-"""``mmfix wheels``: find (and with ``--install`` install) the prebuilt mmcv wheel for the target.
+"""``mmfix wheels``: find (and with ``--install`` install) the prebuilt mmcv wheel for the target:
+the wheelhouses first (a wheel whose build record fits), then OpenMMLab's index. ``--list`` lists the
+wheelhouses, ``--prune`` drops wheels for a torch no named env has.
 
 Exit codes: 0 a wheel fits (and, with ``--install``, was installed and verified); 1 none fits, or
-the index could not be read, or the install failed; 2 bad options.
+the index could not be read, or the install failed; 2 bad options; 3 a wheelhouse wheel or record
+that does not match its page (changed after it was written).
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ import json
 from typing import Any
 
 from mmfix import render
+from mmfix.commands import wheelhouse as wheelhouse_text
 from mmfix.errors import EXIT_OK, EXIT_PROBLEMS
 from mmfix.model import Environment, to_jsonable
-from mmfix.wheels import WheelInstall, WheelLink, WheelSearch, find_wheel, install_from_index
+from mmfix.wheels import WheelInstall, WheelLink, WheelSearch, find_wheel, install_checked, install_from_index
+from mmfix.wheels.lookup import HouseSearch
 
 SCHEMA = "mmfix.wheels/1"
 
@@ -49,20 +54,88 @@ def run_env(
     as_json: bool = False,
     session: Any = None,
 ) -> int:
-    """Find the wheel for ``env``, print the result (text or ``mmfix.wheels/1`` JSON), optionally
-    install it. Returns the exit code."""
+    """Find the wheel for ``env`` (the wheelhouses first, then the index), print the result (text or
+    ``mmfix.wheels/1`` JSON), optionally install it. Returns the exit code."""
+    houses = _search_houses(env, mmcv_version, session)
+    if houses is not None and houses.chosen is not None:
+        return _from_wheelhouse(env, houses, install=install, yes=yes, as_json=as_json, session=session)
+    if houses is not None and not as_json:
+        _print_lines(wheelhouse_text.search_lines(houses, render.options().verbose))
     search = find_wheel(env, index_url=index_url, mmcv_version=mmcv_version, session=session)
     installed: WheelInstall | None = None
     if install and search.chosen is not None:
         render.info(f"downloading {search.chosen.url}")
         installed = install_from_index(search.chosen, env, yes=yes, session=session)
     if as_json:
-        render.emit_json(SCHEMA, to_payload(search, installed))
+        render.emit_json(SCHEMA, {**to_payload(search, installed), "wheelhouse": _house_json(houses)})
     else:
         print_search(search, installed, verbose=render.options().verbose)
     if search.chosen is None or (installed is not None and not installed.ok):
         return EXIT_PROBLEMS
     return EXIT_OK
+
+
+def _print_lines(lines: list[str]) -> None:
+    con = render.console()
+    for ln in lines:
+        con.print(ln, markup=False)
+
+
+def _search_houses(env: Environment, mmcv_version: str | None, session: Any) -> HouseSearch | None:
+    """The wheelhouse search for ``env`` (CUDA ops for the visible GPUs or the default list, as
+    ``mmfix rebuild`` would build); None with ``--no-wheelhouse``."""
+    from mmfix.wheels import house
+    from mmfix.wheels.lookup import find_in_wheelhouses
+    from mmfix.wheels.match import need_for
+
+    if not house.locations():
+        return None
+    return find_in_wheelhouses(env, need_for(env), mmcv_version, session=session)
+
+
+def _house_json(houses: HouseSearch | None) -> dict[str, Any] | None:
+    if houses is None:
+        return None
+    chosen = houses.chosen
+    return {
+        "pages": to_jsonable(houses.pages),
+        "need": to_jsonable(houses.need),
+        "chosen": None if chosen is None else {"house": chosen.house, "url": chosen.link.url,
+                                               "sha256": chosen.link.sha256, "record": to_jsonable(chosen.record)},
+        "passed_over": to_jsonable(houses.passed_over),
+    }
+
+
+def _from_wheelhouse(env: Environment, houses: HouseSearch, *, install: bool, yes: bool, as_json: bool,
+                     session: Any) -> int:
+    """A wheelhouse wheel fits: print it (the index is not read) and, with ``install``, install it
+    after checking its bytes and record."""
+    from mmfix.wheels.lookup import fetch_checked
+
+    chosen = houses.chosen
+    assert chosen is not None
+    installed: WheelInstall | None = None
+    if install:
+        path = fetch_checked(chosen, session)
+        installed = install_checked(path, chosen.link.sha256 or "", env, yes=yes)
+    if as_json:
+        render.emit_json(SCHEMA, {
+            "index_url": chosen.link.page, "wheel": {**_wheel_dict(chosen.link), "source": "wheelhouse"},
+            "alternatives": [], "index_urls": [], "pages": [], "target": to_jsonable(houses.target),
+            "rejected": to_jsonable(houses.passed_over), "notes": [], "wheelhouse": _house_json(houses),
+            "installed": _installed_json(installed),
+        })
+    else:
+        _print_lines(wheelhouse_text.search_lines(houses, render.options().verbose))
+        _print_installed(installed, chosen.link.filename)
+    return EXIT_PROBLEMS if installed is not None and not installed.ok else EXIT_OK
+
+
+def _installed_json(installed: WheelInstall | None) -> dict[str, Any] | None:
+    if installed is None:
+        return None
+    return {"path": str(installed.wheel), "sha256": installed.sha256, "ok": installed.ok,
+            "install": _result_json(installed.install), "verify": _result_json(installed.verify)}
 
 
 def _wheel_dict(link: WheelLink, sha256: str | None = None) -> dict[str, Any]:
@@ -99,15 +172,7 @@ def to_payload(search: WheelSearch, installed: WheelInstall | None = None) -> di
         "target": to_jsonable(search.target),
         "rejected": to_jsonable(search.rejected),
         "notes": list(search.notes),
-        "installed": None
-        if installed is None
-        else {
-            "path": str(installed.wheel),
-            "sha256": installed.sha256,
-            "ok": installed.ok,
-            "install": _result_json(installed.install),
-            "verify": _result_json(installed.verify),
-        },
+        "installed": _installed_json(installed),
     }
 
 
@@ -169,16 +234,114 @@ def print_search(search: WheelSearch, installed: WheelInstall | None, verbose: i
                 con.print(f"    {a.wheel.url}", markup=False)
     for note in search.notes:
         con.print(f"note: {note}", markup=False)
-    if installed is not None:
-        if getattr(installed.install, "installed", True) is False:
-            state = "not installed (nothing changed)"
-        else:
-            state = "installed and verified" if installed.ok else "install or verification FAILED"
-        con.print(f"{state}: {installed.wheel}", markup=False)
-        error = getattr(installed.verify, "error", None)
-        if error:
-            con.print(f"  verify: {error}", markup=False)
-        for note in getattr(installed.verify, "notes", ()) or ():
-            con.print(f"  verify: {note}", markup=False)
-    elif search.chosen:
+    if installed is not None or search.chosen:
+        _print_installed(installed, search.chosen.filename if search.chosen else "")
+
+
+def _print_installed(installed: WheelInstall | None, filename: str) -> None:
+    con = render.console()
+    if installed is None:
         con.print("install it: mmfix wheels --install", markup=False)
+        return
+    if installed.declined:
+        state = "not installed (nothing changed)"
+    else:
+        state = "installed and verified" if installed.ok else "install or verification FAILED"
+    con.print(f"{state}: {installed.wheel}", markup=False)
+    error = getattr(installed.verify, "error", None)
+    if error:
+        con.print(f"  verify: {error}", markup=False)
+    for note in getattr(installed.verify, "notes", ()) or ():
+        con.print(f"  verify: {note}", markup=False)
+
+
+# --- listing and pruning the wheelhouses ----------------------------------------------------
+
+LIST_SCHEMA = "mmfix.wheels-list/1"
+
+
+def _listing(location: str) -> dict[str, Any]:
+    """One wheelhouse: every wheel on its pages with its checked record (or the problem with it)."""
+    from mmfix.errors import MmfixError
+    from mmfix.wheels.house import list_combos, read_combo, read_entry
+
+    out: dict[str, Any] = {"location": location, "error": None, "wheels": []}
+    try:
+        combos = list_combos(location)
+    except MmfixError as exc:
+        out["error"] = exc.one_line()
+        return out
+    for combo in combos:
+        url, _status, entries = read_combo(location, combo)
+        for e in entries:
+            row: dict[str, Any] = {"combo": combo, "filename": e.filename, "sha256": e.sha256, "record": None,
+                                   "problem": None}
+            try:
+                row["record"] = to_jsonable(read_entry(location, url, e).record)
+            except MmfixError as exc:
+                row["problem"] = exc.one_line()
+            out["wheels"].append(row)
+    return out
+
+
+def _summary(row: dict[str, Any]) -> str:
+    rec = row["record"]
+    if rec is None:
+        return f"  {row['combo']}  {row['filename']}  REFUSED: {row['problem']}"
+    build = rec["build"]
+    kernels = "CPU ops" if build["ops"] == "cpu" else (
+        f"SASS {' '.join(build['sass']) or 'none'} PTX {' '.join(build['ptx']) or 'none'}")
+    size = rec["wheel"]["size"] / 1e6
+    return (f"  {row['combo']}  {row['filename']}  {kernels}  {size:.1f} MB  built {build['built_at']}"
+            f" ({build['seconds'] or '?'} s) by mmfix {build['mmfix_version']}")
+
+
+def run_list(as_json: bool = False) -> int:
+    """``mmfix wheels --list``: every wheel of this run's wheelhouses with its record. Exit 0; 1 when a
+    wheelhouse cannot be read; 3 when an entry's record does not match its page."""
+    from mmfix.errors import EXIT_REFUSED
+    from mmfix.wheels import house
+
+    houses = [_listing(loc) for loc in house.locations()]
+    if as_json:
+        render.emit_json(LIST_SCHEMA, {"wheelhouses": houses})
+    else:
+        lines = []
+        for h in houses:
+            state = h["error"] or f"{len(h['wheels'])} wheel{'s' if len(h['wheels']) != 1 else ''}"
+            lines.append(f"wheelhouse: {h['location']} ({state})")
+            lines += [_summary(row) for row in h["wheels"]]
+        _print_lines(lines or ["no wheelhouse (--no-wheelhouse)"])
+    if any(row["problem"] for h in houses for row in h["wheels"]):
+        return EXIT_REFUSED
+    return EXIT_PROBLEMS if any(h["error"] for h in houses) else EXIT_OK
+
+
+def run_prune(pythons: list[str], yes: bool, as_json: bool = False) -> int:
+    """``mmfix wheels --prune [--python P]...``: drop from the local wheelhouses every torch
+    combination that none of the named envs (default: the active one) has, and folders left by an
+    interrupted store. Asks first unless ``yes``. Exit 0."""
+    from mmfix.probe import probe  # type: ignore[attr-defined]
+    from mmfix.wheels import house
+    from mmfix.wheels.match import need_for
+
+    targets: list[str | None] = list(pythons) or [None]
+    envs = [probe(p) for p in targets]
+    keep = {need_for(env).combo for env in envs if env.torch is not None}
+    folders = [f for f in (house.folder_of(loc) for loc in house.locations()) if f is not None and f.is_dir()]
+    doomed = [(f, c) for f in folders for c in house.list_combos(str(f)) if c not in keep]
+    for f, c in doomed:
+        render.info(f"drop {f / c} (no env named has torch {c.split('/torch')[1]} ({c.split('/')[0]}))")
+    removed: dict[str, list[str]] = {}
+    if doomed and not yes:
+        from mmfix.builder.install import _confirm
+
+        if not _confirm(f"Drop {len(doomed)} torch combination(s) from the wheelhouse?"):
+            doomed = []
+    for f in sorted({f for f, _ in doomed} | set(folders)):
+        removed[str(f)] = house.prune(f, keep) if doomed else []
+    if as_json:
+        render.emit_json("mmfix.wheels-prune/1", {"keep": sorted(keep), "removed": removed})
+    else:
+        _print_lines([f"pruned {f}: {', '.join(r) or 'nothing'}" for f, r in removed.items()] or ["nothing to prune"])
+    return EXIT_OK

@@ -125,6 +125,13 @@ def _dynsyms(elf: _Elf) -> Iterator[tuple[str, bool]]:
                 yield elf.cstr(strtab + st_name), shndx != 0
 
 
+def dynamic_symbols(path: str) -> list[tuple[str, bool]]:
+    """(name, defined here) of each dynamic symbol of the ELF file ``path``; empty for a file that is
+    not 64-bit little-endian ELF (a ``.pyd``, a ``.dylib``) or cannot be read."""
+    with _open_elf(path) as elf:
+        return list(_dynsyms(elf)) if elf is not None else []
+
+
 # --- GPU code ----------------------------------------------------------------------------------
 
 
