@@ -41,11 +41,11 @@ STATE_DIR = ".mmfix"
 LOCK_TIMEOUT_S = 600.0
 
 
-def atomic_write(path: Path, data: bytes, mode_from: Path | None = None) -> None:
+def atomic_write(path: Path, data: bytes, mode_from: Path | None = None, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``.
 
-    The file's mode is copied from ``mode_from`` (default: ``path`` itself when it is a regular
-    file; a symlink is never followed for it). ``path`` itself, when a symlink, is replaced, not
+    The file's mode is ``mode`` when given, else copied from ``mode_from`` (default: ``path``
+    itself when it is a regular file; a symlink is never followed for it). ``path`` itself, when a symlink, is replaced, not
     written through. A failure at any step leaves ``path`` as it was and removes the temp file
     (a ``kill -9`` leaves it behind: ``safefs.sweep_tmp`` removes it at the next run).
     """
@@ -56,10 +56,13 @@ def atomic_write(path: Path, data: bytes, mode_from: Path | None = None) -> None
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        with suppress(FileNotFoundError):
-            st = os.lstat(src_mode)
-            if stat.S_ISREG(st.st_mode):
-                os.chmod(tmp, st.st_mode & 0o777)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        else:
+            with suppress(FileNotFoundError):
+                st = os.lstat(src_mode)
+                if stat.S_ISREG(st.st_mode):
+                    os.chmod(tmp, st.st_mode & 0o777)
         os.replace(tmp, path)
     except BaseException:
         with suppress(FileNotFoundError):

@@ -35,6 +35,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from mmfix.errors import OperationFailed
+from mmfix.patching.journal import atomic_write
 from mmfix.patching.safefs import TMP_SUFFIX, sweep_tmp
 from mmfix.wheels.choose import Rejected, WheelLink, link_from_href
 from mmfix.wheels.pages import fetch_page, render_page
@@ -155,18 +156,9 @@ def _file_mode() -> int:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` by a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` by a temporary file in the same folder and a rename, readable by
+    whoever serves the folder (``_file_mode``)."""
+    atomic_write(path, data, mode=_file_mode())
 
 
 def copy_atomic(src: Path, dest: Path) -> str:
