@@ -21,9 +21,16 @@ CASES = REPO / "tests" / "data" / "explain"
 ARCH_ERROR = b"RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
 
 
+def _sigint_default() -> None:
+    """In the child, before exec: SIGINT as in a terminal (a shell's background job, where CI may run
+    these tests, inherits it ignored, and Python then never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def mmfix(*args: str, **kw: object) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
-    return subprocess.Popen([sys.executable, "-m", "mmfix", *args], env=env, **kw)  # type: ignore[call-overload]
+    return subprocess.Popen([sys.executable, "-m", "mmfix", *args], env=env, preexec_fn=_sigint_default,  # type: ignore[call-overload]
+                            **kw)
 
 
 def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
