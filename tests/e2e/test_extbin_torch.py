@@ -93,7 +93,8 @@ def test_cpu_extension_facts(built: tuple[str, str], venv: Path) -> None:
     # torch CPU build: CPU ops are right; a CUDA torch with this _ext: ops-cpu-only
     assert _check("ops-cpu-only", _env(facts, None)).status is Status.SKIP
     f = _check("ops-cpu-only", _env(facts, "13.0"))
-    assert f.status is Status.FAIL and f.fix.startswith('mmfix rebuild --arch "8.6"')
+    assert f.status is Status.FAIL and f.action.arch == "8.6" and not f.action.cpu
+    assert f.fix == f.action.command(str(PY)) and " --arch 8.6" in f.fix
     assert _check("cuda-arch-not-compiled", _env(facts, "13.0")).status is Status.SKIP
     assert _check("ext-undefined-symbol", _env(facts, None)).status is Status.OK
 
