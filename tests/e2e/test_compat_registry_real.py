@@ -23,13 +23,17 @@ CONFIGS = Path(__file__).resolve().parents[1] / "data" / "compat" / "configs"
 
 
 def _cached(req: str, fname: str, folder: str, sdist: bool) -> Path:
+    """A real wheel (``pip download``) or mmcv sdist (mmfix's own PEP 691 reader: ``pip download`` of
+    an mmcv sdist runs its setup.py, which needs torch and pkg_resources), cached."""
+    if sdist:
+        from mmfix.builder.source import fetch_sdist
+
+        return fetch_sdist(req.split("==")[1])
     path = CACHE / folder / fname
     if not path.is_file():
-        argv = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(path.parent)]
-        argv += ["--no-binary", ":all:", req] if sdist else [req]
-        if subprocess.run(argv, capture_output=True, timeout=600).returncode != 0 or \
-                not path.is_file():
-            pytest.skip(f"could not download {req}")
+        argv = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(path.parent), req]
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        assert cp.returncode == 0 and path.is_file(), f"pip download {req}: {cp.stderr[-2000:]}"
     return path
 
 
