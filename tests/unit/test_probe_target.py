@@ -76,6 +76,20 @@ def test_target_script_runs_on_every_interpreter(python, tmp_path, monkeypatch):
     assert mmdet.version == "3.3.0" and mmdet.init_file.endswith("mmdet/__init__.py")
 
 
+def test_every_downstream_package_of_the_knowledge_table_is_read(tmp_path, monkeypatch):
+    """The probe script reads the packages of ``knowledge.downstream`` (sent to it, not copied into
+    it): an mmyolo and an mmagic beside mmdet get their own mmcv ranges."""
+    sp = fake_site(tmp_path)
+    for pkg, lo, hi in (("mmyolo", "2.0.0rc4", "2.1.0"), ("mmagic", "2.0.0", "2.2.0")):
+        write(sp / pkg / "__init__.py", f"mmcv_minimum_version = '{lo}'\nmmcv_maximum_version = '{hi}'\n")
+        write(sp / f"{pkg}-1.0.0.dist-info" / "METADATA", f"Metadata-Version: 2.1\nName: {pkg}\nVersion: 1.0.0\n")
+    monkeypatch.setenv("PYTHONPATH", str(sp))
+    _, _, _, downstream = tp.parse_target(tp.run_target_probe(INTERPRETERS[-1] if INTERPRETERS else "python3"))
+    found = {d.name: (d.version, d.mmcv_min, d.mmcv_max) for d in downstream}
+    assert found["mmyolo"] == ("1.0.0", "2.0.0rc4", "2.1.0") and found["mmagic"] == ("1.0.0", "2.0.0", "2.2.0")
+    assert {dist for dist, _ in tp.downstream_table()} >= {"mmdet", "mmsegmentation", "mmyolo", "mmagic", "mmengine"}
+
+
 def test_ext_file_owned_by_record_is_found(tmp_path, monkeypatch):
     sp = fake_site(tmp_path)
     so = sp / "mmcv" / "_ext.cpython-311-x86_64-linux-gnu.so"

@@ -32,11 +32,12 @@ MMCV_RELEASES: tuple[str, ...] = (
     "1.0.5", "1.0.4", "1.0.3", "1.0.2", "1.0.1", "1.0.0", "1.0rc2", "1.0rc0",
 )
 
-# Python package -> distribution name, for messages (the import name differs for some).
+# Python package -> distribution name of every package whose mmcv range the probe reads (the probe
+# script gets this table: probe.target.downstream_table); the import name differs for some.
 DOWNSTREAM_DISTS: dict[str, str] = {
     "mmdet": "mmdet", "mmseg": "mmsegmentation", "mmpretrain": "mmpretrain", "mmcls": "mmcls",
     "mmdet3d": "mmdet3d", "mmpose": "mmpose", "mmocr": "mmocr", "mmaction": "mmaction2",
-    "mmaction2": "mmaction2", "mmrotate": "mmrotate", "mmtrack": "mmtrack", "mmedit": "mmedit",
+    "mmrotate": "mmrotate", "mmtrack": "mmtrack", "mmedit": "mmedit",
     "mmagic": "mmagic", "mmyolo": "mmyolo",
 }
 

@@ -100,11 +100,21 @@ def resolve_interpreter(python: str | None) -> str:
     )
 
 
+def downstream_table() -> tuple[tuple[str, str], ...]:
+    """(distribution, import name) of every package the probe reads an mmcv range from, plus
+    those listed without one (mmengine): ``knowledge.downstream``'s table, sent to the script."""
+    from mmfix.knowledge import downstream as kd
+
+    pairs = [(dist, imp) for imp, dist in kd.DOWNSTREAM_DISTS.items()]
+    return tuple(sorted(pairs + [(name, name) for name in kd.NO_MMCV_BOUND]))
+
+
 def _script_source() -> str:
     bounds = HERE / "downstream_bounds.py"
     prefix = bounds.read_text(encoding="utf-8") if bounds.is_file() else (
         "def read_mmcv_bounds(source):\n    return {}\n"
     )
+    prefix += f"\nDOWNSTREAM = {downstream_table()!r}\n"
     return prefix + "\n" + (HERE / "target_script.py").read_text(encoding="utf-8")
 
 

@@ -1,7 +1,8 @@
 # Runs INSIDE the target interpreter (Python 3.6 - 3.13), stdlib only, never imports torch or mmcv.
 # Prints one JSON document on stdout. Sent by mmfix.probe.target; keep it 3.6-compatible:
 # no f-string "=", no walrus, no dataclasses, no "from __future__ import annotations".
-# The caller prepends the source of downstream_bounds.py, which defines read_mmcv_bounds(source).
+# The caller prepends the source of downstream_bounds.py, which defines read_mmcv_bounds(source), and
+# DOWNSTREAM: (distribution, import name) pairs from mmfix.knowledge.downstream (probe.target.downstream_table).
 import ast
 import glob
 import json
@@ -12,18 +13,6 @@ import sys
 import sysconfig
 
 MMCV_DISTS = ("mmcv", "mmcv-full", "mmcv-lite")
-DOWNSTREAM = (
-    ("mmdet", "mmdet"),
-    ("mmsegmentation", "mmseg"),
-    ("mmpretrain", "mmpretrain"),
-    ("mmcls", "mmcls"),
-    ("mmdet3d", "mmdet3d"),
-    ("mmpose", "mmpose"),
-    ("mmocr", "mmocr"),
-    ("mmaction2", "mmaction"),
-    ("mmrotate", "mmrotate"),
-    ("mmengine", "mmengine"),
-)
 TOOLS = ("setuptools", "pip", "wheel", "ninja", "numpy", "packaging", "torchvision", "yapf")
 # An import of what mmcv 2.0 moved to mmengine (mmcv.runner, mmcv.parallel, mmcv.Config ...).
 MMCV1X_IMPORT = re.compile(
