@@ -115,8 +115,7 @@ def test_newest_inside_all_ranges() -> None:
     assert kd.recommend(with_pose).version == "2.1.0"  # inclusive 2.1.0 keeps it
     old = [ds("mmdet", "2.28.2", "mmdet_2_28")]
     rec = kd.recommend(old)
-    assert (rec.version, rec.dist) == ("1.7.2", "mmcv-full")
-    assert rec.command == "mmfix rebuild --mmcv-version 1.7.2"
+    assert (rec.version, rec.dist, rec.wheel_index) == ("1.7.2", "mmcv-full", None)
 
 
 def test_prerelease_only_when_nothing_final_fits() -> None:
@@ -126,7 +125,7 @@ def test_prerelease_only_when_nothing_final_fits() -> None:
 
 def test_disjoint_ranges() -> None:
     rec = kd.recommend([ds("mmdet", "2.28.2", "mmdet_2_28"), ds("mmseg", "1.2.2", "mmseg_1_2")])
-    assert rec.version is None and rec.command is None
+    assert rec.version is None and rec.dist is None
 
 
 def test_recommend_prefers_a_version_with_a_wheel() -> None:
@@ -139,8 +138,7 @@ def test_recommend_prefers_a_version_with_a_wheel() -> None:
 
     rec = kd.recommend(both, finder)
     assert asked == ["2.1.0", "2.0.1"]
-    assert rec.version == "2.0.1"
-    assert rec.command == f'pip install "mmcv==2.0.1" -f {URL}'
+    assert (rec.version, rec.wheel_index) == ("2.0.1", URL)
 
 
 def test_recommend_survives_a_failing_wheel_lookup() -> None:

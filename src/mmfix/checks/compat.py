@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import SpecifierSet
-
 from mmfix.checks.base import Check, CheckContext, Outcome, check, fail, ok, skip, warn
 from mmfix.checks.facts import rebuild
 from mmfix.knowledge import downstream as kd
@@ -129,9 +127,7 @@ def _action(env: Environment, bounded: list[Downstream], rec: kd.Recommendation)
     """Rebuild (or install a prebuilt wheel of) an mmcv inside every downstream range: the range is
     the action's constraint; the planner picks the release (the newest inside it and every other
     constraint) and rebuild takes a fitting prebuilt wheel of it before compiling."""
-    spec = SpecifierSet()
-    for d in bounded:
-        spec &= kd.spec_for(d)
+    spec = kd.allowed(bounded)
     text = ",".join(sorted({str(s) for s in spec}, key=lambda t: (not t.startswith(">"), t)))  # min first
     return rebuild(env, f"newest inside: {rec.candidates[0]}", mmcv_version=text)
 

@@ -116,11 +116,11 @@ WheelFinder = Callable[[str], "str | None"]
 
 @dataclass(frozen=True)
 class Recommendation:
-    """The mmcv release to install for all downstream packages, and how."""
+    """The mmcv release to install for all downstream packages (the check's remedy is a typed
+    ``Rebuild`` action built from the ranges; see checks.compat)."""
 
     version: str | None  # None: the ranges do not overlap
     dist: str | None
-    command: str | None
     wheel_index: str | None = None  # a find-links URL holding a prebuilt wheel, when one was found
     candidates: tuple[str, ...] = ()
 
@@ -133,12 +133,11 @@ def recommend(
     """The newest mmcv inside every range, preferring one with a prebuilt wheel.
 
     ``wheel_finder(version)`` returns a pip ``-f`` URL that holds a wheel of that mmcv for the
-    target torch/CUDA/Python, or None; when it is absent or raises, the newest version wins and the
-    command builds it (``mmfix rebuild --mmcv-version V``).
+    target torch/CUDA/Python, or None; when it is absent or raises, the newest version wins.
     """
     cands = compatible_releases(downstream, releases)
     if not cands:
-        return Recommendation(None, None, None)
+        return Recommendation(None, None)
     if wheel_finder is not None:
         for v in cands:
             try:
@@ -147,9 +146,9 @@ def recommend(
                 break
             if url:
                 d = dist_for(v)
-                return Recommendation(v, d, f'pip install "{d}=={v}" -f {url}', url, tuple(cands))
+                return Recommendation(v, d, url, tuple(cands))
     v = cands[0]
-    return Recommendation(v, dist_for(v), f"mmfix rebuild --mmcv-version {v}", None, tuple(cands))
+    return Recommendation(v, dist_for(v), None, tuple(cands))
 
 
 def range_text(ds: Downstream) -> str:
