@@ -16,7 +16,7 @@ from mmfix.builder.install import install_wheel, last_install_entry, restore_pre
 from mmfix.builder.plan import BuildPlan
 from mmfix.builder.runner import build_environment, run_build, stop_group
 from mmfix.builder.verify import list_archs, verify_install
-from mmfix.errors import RefusedError
+from mmfix.errors import OperationFailed, RefusedError
 from mmfix.model import Environment, Host, MmcvDist, TargetPython
 
 SETUP = """\
@@ -142,6 +142,58 @@ def test_install_replaces_and_restore_puts_back(tmp_path, target):
     assert restore_previous(entry) == ["mmcv 2.1.0"]
     assert _installed(target).version == "2.1.0"  # type: ignore[union-attr]
     assert init.read_bytes() == original
+
+
+def test_install_killed_half_way_leaves_revert_a_way_back(tmp_path, target, monkeypatch):
+    """Killed after pip removed the old mmcv and before the new one is in: the journal entry was
+    written first, so restore_previous (what `mmfix revert --install` runs) brings 2.1.0 back."""
+    from mmfix import proc
+    from mmfix.builder import install as install_mod
+    from mmfix.patching import install_journal
+
+    old = _wheel(tmp_path, target, "2.1.0")
+    subprocess.run([str(target), "-m", "pip", "install", "-q", "--no-deps", str(old)], check=True)
+    before = _installed(target)
+    assert before is not None
+    env = Environment(TargetPython(str(target), "3.11"), Host("Linux"), mmcv=(before,))
+    new = _wheel(tmp_path, target, "2.2.0")
+    journal = install_journal(str(target))
+    known = {e["entry"] for e in journal.entries()} if journal.file.exists() else set()
+    real_run = proc.run
+
+    def killed_at_install(cmd, **kw):
+        if "install" in cmd and "uninstall" not in cmd:
+            raise KeyboardInterrupt  # the kill arrives while pip installs the new wheel
+        return real_run(cmd, **kw)
+
+    monkeypatch.setattr(install_mod.proc, "run", killed_at_install)
+    with pytest.raises(KeyboardInterrupt):
+        install_wheel(str(target), new, yes=True, env=env)
+    monkeypatch.setattr(install_mod.proc, "run", real_run)
+    assert _installed(target) is None  # the old one is gone, the new one never arrived
+    entries = [e for e in journal.entries() if e.get("kind") == "install" and e["entry"] not in known]
+    assert len(entries) == 1 and entries[0]["previous"][0]["version"] == "2.1.0"
+    assert restore_previous(entries[0]) == ["mmcv 2.1.0"]
+    journal.remove({entries[0]["entry"]})
+    assert _installed(target).version == "2.1.0"  # type: ignore[union-attr]
+
+
+def test_failed_pip_install_restores_and_leaves_no_journal_entry(tmp_path, target):
+    from mmfix.patching import install_journal
+
+    old = _wheel(tmp_path, target, "2.1.0")
+    subprocess.run([str(target), "-m", "pip", "install", "-q", "--no-deps", str(old)], check=True)
+    before = _installed(target)
+    assert before is not None
+    env = Environment(TargetPython(str(target), "3.11"), Host("Linux"), mmcv=(before,))
+    journal = install_journal(str(target))
+    known = [e["entry"] for e in journal.entries()] if journal.file.exists() else []
+    broken = tmp_path / "mmcv-2.2.0-py3-none-any.whl"
+    broken.write_bytes(b"not a zip file")
+    with pytest.raises(OperationFailed, match="previous mmcv was restored"):
+        install_wheel(str(target), broken, yes=True, env=env)
+    assert _installed(target).version == "2.1.0"  # type: ignore[union-attr]
+    assert ([e["entry"] for e in journal.entries()] if journal.file.exists() else []) == known
 
 
 def test_save_install_without_record_returns_none(tmp_path):

@@ -4,8 +4,9 @@ Order (issue: "install only after success"): save the installed mmcv-family file
 their dist-info RECORD, zipped byte for byte), then uninstall ``mmcv``/``mmcv-full``/``mmcv-lite``,
 then ``pip install --no-deps`` the wheel (and, when ``pip check`` finds them missing, mmcv's own
 requirements: an env that never had mmcv has none). If that install fails, the saved files are put back at
-once. Each replacement is recorded (an ``entry`` dict, also appended to ``installs.jsonl`` in the
-cache) so ``mmfix revert --install`` can call ``restore_previous(entry)``.
+once. Each replacement is recorded before the uninstall (an ``entry`` dict in the target's install
+journal, also appended to ``installs.jsonl`` in the cache), so ``mmfix revert --install`` can call
+``restore_previous(entry)`` even when mmfix was killed half-way through the uninstall or install.
 """
 
 from __future__ import annotations
@@ -103,16 +104,23 @@ def install_wheel(python: str, wheel: Path, *, yes: bool, env: Environment) -> I
                       "archive": str(arch) if arch else None})
     entry: dict[str, Any] = {"python": python, "time": stamp,
                              "new_wheel": str(kept_wheel), "previous": saved}
+    # Recorded before anything changes: killed during the uninstall or install below, the user
+    # still has `mmfix revert --install` as the way back.
+    prefix = env.target.prefix or python
+    entry = _append_journal(entry, prefix)
     if old:
         un = proc.run([python, "-m", "pip", "uninstall", "-y", *sorted({d.name for d in old})], timeout=600)
         if not un.ok:
-            raise OperationFailed("pip uninstall of the old mmcv failed", un.output.strip()[-300:])
+            restore_previous(entry)
+            _drop_journal(entry, prefix)
+            raise OperationFailed("pip uninstall of the old mmcv failed; the previous mmcv was restored",
+                                  un.output.strip()[-300:])
     res = proc.run([python, "-m", "pip", "install", "--no-deps", "--no-cache-dir", str(wheel)], timeout=1200)
     if not res.ok:
         restore_previous(entry)
+        _drop_journal(entry, prefix)
         raise OperationFailed(f"pip install of {wheel.name} failed; the previous mmcv was restored",
                               res.output.strip().splitlines()[-1] if res.output.strip() else None)
-    entry = _append_journal(entry, env.target.prefix or python)
     _install_missing_requirements(python, wheel)
     return InstallResult(str(wheel), True, tuple(f"{d.name} {d.version}" for d in old), entry, res.output)
 
@@ -145,6 +153,15 @@ def _append_journal(entry: dict[str, Any], prefix: str) -> dict[str, Any]:
     with open(cache_dir() / "installs.jsonl", "a", encoding="utf-8") as fh:
         fh.write(json.dumps(recorded) + "\n")
     return recorded
+
+
+def _drop_journal(entry: Mapping[str, Any], prefix: str) -> None:
+    """Take back the journal entry of an install that was undone at once (pip failed)."""
+    from mmfix.patching import install_journal
+
+    journal = install_journal(prefix)
+    with journal.locked():
+        journal.remove({str(entry["entry"])})
 
 
 def last_install_entry(python: str | None = None) -> dict[str, Any] | None:
