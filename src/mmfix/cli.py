@@ -299,7 +299,8 @@ def run_guarded(fn: Callable[[], int]) -> int:
     """Run ``fn`` and flush stdout; an ``MmfixError`` becomes one line on stderr (and, under
     ``--json``, an ``mmfix.error/1`` document on stdout) and its exit code; Ctrl-C becomes 130
     (a JSON document too under ``--json``); a reader that closed the pipe (``| head``) ends it
-    quietly (exit 1); an output that cannot be written (a full disk) is one line, exit 1."""
+    quietly (exit 1); an output that cannot be written (a full disk) is one line, exit 1; any other
+    OSError on a named path (a folder that cannot be created) is one line naming it, exit 1."""
     try:
         try:
             rc = fn()
@@ -311,6 +312,12 @@ def run_guarded(fn: Callable[[], int]) -> int:
         except KeyboardInterrupt:
             render.error_line("interrupted")
             error = {"what": "interrupted", "why": None, "fix": None, "exit_code": EXIT_INTERRUPTED}
+        except OSError as exc:
+            if exc.filename is None:  # no path: writing stdout/stderr failed (handled below)
+                raise
+            what = f"cannot use {exc.filename}"
+            render.error_line(f"{what}: {exc.strerror or exc}")
+            error = {"what": what, "why": exc.strerror or str(exc), "fix": None, "exit_code": EXIT_PROBLEMS}
         if render.options().json:  # a JSON consumer gets a document too, never an empty stdout
             render.emit_json("mmfix.error/1", {"error": error})
         return int(error["exit_code"])  # type: ignore[arg-type]

@@ -221,12 +221,14 @@ def print_repair(result: RepairResult, python: str, verbose: int = 0) -> None:
     con.print()
     con.print("[bold]After the repair[/bold]")
     print_findings(result.after, verbose)
-    counts = {v: sum(1 for x in result.verdicts if x.verdict == v) for v in ("repaired", "failed", "skipped")}
-    con.print(f"repair: {counts['repaired']} repaired, {counts['failed']} failed, {counts['skipped']} skipped "
+    counts = {v: sum(1 for x in result.verdicts if x.verdict == v) for v in ("repaired", "moot", "failed", "skipped")}
+    moot = f"{counts['moot']} no longer applicable, " if counts["moot"] else ""
+    con.print(f"repair: {counts['repaired']} repaired, {moot}{counts['failed']} failed, {counts['skipped']} skipped "
               f"in {len(result.rounds)} round(s); stopped: {result.stopped}", markup=False)
     for v in result.verdicts:
         if v.verdict != "repaired" or verbose:
-            con.print(f"  {v.verdict}: {v.id} ({v.before} -> {v.after})", markup=False)
+            label = "no longer applicable" if v.verdict == "moot" else v.verdict
+            con.print(f"  {label}: {v.id} ({v.before} -> {v.after})", markup=False)
     b, a = _state(result.env_before), _state(result.env_after, result.verify)
     t = Table(title="mmcv before / after")
     for col in ("", "before", "after"):

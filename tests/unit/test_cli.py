@@ -116,3 +116,35 @@ def test_doctor_fix_without_a_terminal_asks_for_yes(tmp_path, monkeypatch):
     r = mmfix("--no-color", "doctor", "--python", sys.executable, "--fix")
     assert r.returncode == 3 and "pass --yes" in r.stderr and "Traceback" not in r.stderr
     assert "plan, round 1:" in r.stdout  # shown before it asked
+
+
+def test_an_unusable_cache_folder_is_one_line_naming_it(tmp_path, monkeypatch):
+    from mmfix.builder.source import cache_dir
+    from mmfix.errors import MmfixError
+
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    monkeypatch.setenv("MMFIX_CACHE_DIR", str(not_a_dir))
+    with pytest.raises(MmfixError, match=f"cannot create mmfix's cache folder {not_a_dir}/sdists") as err:
+        cache_dir("sdists")
+    assert "MMFIX_CACHE_DIR" in (err.value.fix or "")
+
+
+def test_an_os_error_on_a_path_is_one_line_and_a_json_document(tmp_path, capsys):
+    """An OSError that names a path is an error about that path, not 'cannot write the output';
+    under --json stdout still carries a document."""
+    from mmfix import render
+    from mmfix.cli import run_guarded
+
+    def fails() -> int:
+        (tmp_path / "missing" / "x").read_text()
+        return 0
+
+    render.configure(render.Options(color=False, json=True))
+    try:
+        assert run_guarded(fails) == 1
+    finally:
+        render.configure(render.Options())
+    out, err = capsys.readouterr()
+    assert err.count("mmfix: error:") == 1 and "missing/x" in err and "cannot write the output" not in err
+    assert json.loads(out)["error"]["what"].startswith("cannot use ")

@@ -69,6 +69,19 @@ def test_one_round_repairs_the_opsless_mmcv() -> None:
     assert res.verify == "nms ok" and res.env_after.active_mmcv.has_ext
 
 
+def test_a_build_problem_the_rebuild_made_moot_is_not_called_repaired() -> None:
+    """setuptools 84 (no pkg_resources) is answered by the rebuild's patched setup.py but never
+    changed: afterwards the check no longer applies, and its headline says what is still true."""
+    start = with_target(opsless(), packages={"setuptools": "84.2.1"})
+    m = Machine(start, rebuilt)
+    res = m.run()
+    assert res.exit_code == 0
+    verdicts = {v.id: v.verdict for v in res.verdicts}
+    assert verdicts["setuptools-no-pkg-resources"] == "moot" and verdicts["mmcv-ops-missing"] == "repaired"
+    after = {f.id: f for f in res.after}["setuptools-no-pkg-resources"]
+    assert after.status.value == "skip" and "has no pkg_resources" in after.title
+
+
 def test_mmdet_env_ends_with_2_1_0() -> None:
     m = Machine(opsless(downstream=(MMDET_3,)), rebuilt)
     res = m.run()

@@ -22,17 +22,22 @@ from pathlib import Path
 import platformdirs
 from packaging.version import Version
 
-from mmfix.errors import OperationFailed, RefusedError, UsageError
+from mmfix.errors import MmfixError, OperationFailed, RefusedError, UsageError
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
 
 
 def cache_dir(*parts: str) -> Path:
-    """mmfix's cache folder (platformdirs; ``MMFIX_CACHE_DIR`` overrides), created on demand."""
+    """mmfix's cache folder (platformdirs; ``MMFIX_CACHE_DIR`` overrides) joined with ``parts``,
+    created on demand. Raises MmfixError (one line naming the folder) when it cannot be created."""
     base = Path(os.environ.get("MMFIX_CACHE_DIR") or platformdirs.user_cache_dir("mmfix"))
     path = base.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MmfixError(f"cannot create mmfix's cache folder {path}", exc.strerror or str(exc),
+                         "set MMFIX_CACHE_DIR to a folder you can write") from None
     return path
 
 

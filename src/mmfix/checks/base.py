@@ -51,8 +51,10 @@ def fail(*evidence: str, action: Action | None = None, headline: str | None = No
     return Outcome(Status.FAIL, tuple(evidence), action, facts, headline)
 
 
-def skip(reason: str, **facts: Any) -> Outcome:
-    return Outcome(Status.SKIP, (reason,), facts=facts)
+def skip(reason: str, headline: str | None = None, **facts: Any) -> Outcome:
+    """Not applicable here; ``headline`` replaces the healthy title where that would not be true
+    (a build problem present but moot because mmcv already has its ops)."""
+    return Outcome(Status.SKIP, (reason,), facts=facts, headline=headline)
 
 
 CheckFunc = Callable[[CheckContext], Outcome]
@@ -74,7 +76,10 @@ class Check:
     problem: str | None = None
 
     def headline(self, out: Outcome) -> str:
-        """The headline for ``out``: the healthy title for ok/skip, else what was found."""
+        """The headline for ``out``: the healthy title for ok (and skip, unless it names what it
+        found), else what was found."""
+        if out.status is Status.SKIP and out.headline:
+            return out.headline
         if out.status in (Status.OK, Status.SKIP):
             return self.title
         return out.headline or self.problem or f"not so: {self.title}"

@@ -50,6 +50,8 @@ def ops_missing(ctx: CheckContext) -> Outcome:
        "two mmcv distributions share the mmcv package folder")
 def lite_and_full(ctx: CheckContext) -> Outcome:
     dists = ctx.env.mmcv
+    if not dists:
+        return skip("no mmcv-family distribution is installed")
     if len(dists) < 2:
         return ok(f"{len(dists)} mmcv-family distribution(s) installed")
     names = ", ".join(f"{d.name} {d.version}" for d in dists)
@@ -82,7 +84,8 @@ def setuptools_pkg_resources(ctx: CheckContext) -> Outcome:
     evidence = (f"setuptools {st} has no pkg_resources (removed in {SETUPTOOLS_WITHOUT_PKG_RESOURCES}); every mmcv release's "
                 "setup.py imports it, so building mmcv in this environment fails")
     if not build_needed(env):
-        return ok(evidence.replace("fails", "would fail"), "mmcv already has ops: nothing to build now")
+        return skip(evidence.replace("fails", "would fail") + "; mmcv already has its ops, so nothing is built now",
+                    headline=f"setuptools {st} has no pkg_resources (matters only to a later mmcv build)")
     return warn(evidence, action=rebuild(env, f"patches setup.py in the build copy; or pin '{SETUPTOOLS_PIN}'"))
 
 
@@ -114,7 +117,9 @@ def setup_py_python313(ctx: CheckContext) -> Outcome:
     text = (f"Python {env.target.version}: every mmcv release's setup.py get_version() raises "
             "KeyError: '__version__' (exec no longer writes into locals(), PEP 667)")
     if not build_needed(env):
-        return ok(text, "mmcv already has ops: nothing to build now")
+        return skip(text + "; mmcv already has its ops, so nothing is built now",
+                    headline=f"mmcv's setup.py cannot read its version on Python {env.target.version} "
+                             "(matters only to a later mmcv build)")
     return warn(text, action=rebuild(env, "patches get_version() in the build copy"))
 
 

@@ -59,7 +59,7 @@ def _run(step: Step, env: Environment) -> tuple[int, str]:
         code = rebuild.run(python=python, arch=a.arch, cpu=a.cpu, source=Path(a.source) if a.source else None,
                            git=None, mmcv_version=a.mmcv_version, jobs=None, threads_per_block=a.threads_per_block,
                            prefer_wheel=None, allow_unsupported_compiler=False, dry_run=False, yes=True, log=None,
-                           as_json=False)
+                           as_json=False, in_repair=True)
         what = f"mmcv {a.mmcv_version}" if a.mmcv_version else "mmcv"
         return code, f"{what} installed and verified" if code == EXIT_OK else f"the rebuild of {what} failed"
     return 1, f"mmfix cannot apply a {a.kind} step itself"

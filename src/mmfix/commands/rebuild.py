@@ -160,8 +160,12 @@ def run(
     as_json: bool,
     wheel_only: bool = False,
     force_build: bool = False,
+    in_repair: bool = False,
 ) -> int:
     """Run ``mmfix rebuild``; returns the exit code. Raises MmfixError subclasses for one-line errors.
+
+    ``in_repair``: a step of ``doctor --fix``, which shows the plan and the before/after table
+    itself, so the build plan lines and this command's table are left out.
 
     Wheelhouse (``mmfix.commands.wheelhouse``): unless ``force_build`` (or a source option), a wheel
     whose record fits is installed instead of building; a verified build is kept. ``wheel_only``:
@@ -199,12 +203,13 @@ def run(
     tree_version = choice.version if choice else mmcv_version
     if not force_build and source is None and git is None and threads_per_block is None:
         code = wheelhouse.try_wheelhouse(env, arch=arch, cpu=cpu, mmcv_version=tree_version, yes=yes, dry_run=dry_run,
-                                         wheel_only=wheel_only, as_json=as_json, log=log)
+                                         wheel_only=wheel_only, as_json=as_json, log=log,
+                                         table=not in_repair)
         if code is not None:
             return code
     if not wheel_only and _wants_wheel(prefer_wheel, arch=arch, source=source, git=git, threads_per_block=threads_per_block):
         assert choice is not None
-        code = _try_wheel(env, choice.version, yes, as_json, dry_run, explicit=bool(prefer_wheel))
+        code = _try_wheel(env, choice.version, yes, as_json, dry_run, explicit=bool(prefer_wheel), table=not in_repair)
         if code is not None:
             return code
     tree = _source(env, source, git, mmcv_version, choice)
@@ -215,7 +220,7 @@ def run(
     log_path = _log_path(log, tree.version)
     payload: dict[str, Any] = {"plan": plan, "source": tree.origin, "log": str(log_path), "dry_run": dry_run,
                                "mmcv_choice": choice}
-    if not as_json:
+    if not as_json and not in_repair:
         con = render.console()
         for line in plan_lines(plan, tree.origin, log_path):
             con.print(line, markup=False)
@@ -274,7 +279,7 @@ def run(
                                                                  "installed in the target env")}
     if as_json:
         render.emit_json(SCHEMA, {**payload, "result": "ok" if ver.ok else "verify-failed"})
-    else:
+    elif not in_repair:
         _print_table(env, after, ver)
     return EXIT_OK if ver.ok else EXIT_PROBLEMS
 
@@ -309,7 +314,7 @@ def _print_table(before: Environment, after: Environment, ver: Any) -> None:
     t.add_column("before")
     t.add_column("after")
     for key in ("mmcv", "wheel_tag", "ext", "ext_import", "compiling_cuda"):
-        t.add_row(key, str(b[key]), str(a[key]))
+        t.add_row(key, *("-" if v is None else str(v) for v in (b[key], a[key])))
     t.add_row("nms (CPU)", "-", "ok" if ver.cpu_nms_ok else f"FAILED {ver.error or ''}")
     if ver.gpu_nms_ok is not None:
         t.add_row("nms (GPU)", "-", "ok" if ver.gpu_nms_ok else "FAILED")
@@ -335,7 +340,7 @@ def _wants_wheel(prefer_wheel: bool | None, *, arch: str | None, source: Path | 
 
 
 def _try_wheel(env: Environment, mmcv_version: str | None, yes: bool, as_json: bool, dry_run: bool,
-               explicit: bool) -> int | None:
+               explicit: bool, table: bool = True) -> int | None:
     """Install a matching prebuilt wheel (``mmfix.wheels``) instead of building; None when no wheel
     fits or the index cannot be reached (then the build goes on). With ``dry_run`` only say which."""
     from mmfix.wheels import find_wheel, install_from_index
@@ -357,6 +362,6 @@ def _try_wheel(env: Environment, mmcv_version: str | None, yes: bool, as_json: b
     ok = bool(getattr(done, "ok", False))
     if as_json:
         render.emit_json(SCHEMA, {"result": "wheel-installed" if ok else "verify-failed", "wheel": done})
-    elif getattr(done, "verify", None) is not None:
+    elif getattr(done, "verify", None) is not None and table:
         _print_table(env, _probe(env.target.executable), done.verify)
     return EXIT_OK if ok else EXIT_PROBLEMS

@@ -68,11 +68,13 @@ def try_wheelhouse(
     wheel_only: bool,
     as_json: bool,
     log: Path | None,
+    table: bool = True,
 ) -> int | None:
     """Look in this run's wheelhouses for a wheel whose record fits ``env`` (and ``--arch``/``--cpu``).
     None when none fits (the build goes on). Else: with ``wheel_only`` report that it is there; with
     ``dry_run`` say which would be installed; otherwise fetch it (hash and record checked), install
-    it, verify it, and write a log of it (``log``, else rebuild's default path). Returns the exit code.
+    it, verify it, and write a log of it (``log``, else rebuild's default path), and print the
+before/after table unless ``table`` is False. Returns the exit code.
 
     Raises RefusedError (exit 3) for a wheel or record that does not match what its page says.
     """
@@ -107,7 +109,7 @@ def try_wheelhouse(
         render.emit_json(rebuild.SCHEMA, {**payload, "log": str(log),
                                           "result": "wheelhouse-installed" if done.ok else "verify-failed",
                                           "verify": done.verify})
-    elif done.verify is not None:
+    elif done.verify is not None and table:
         rebuild._print_table(env, rebuild._probe(env.target.executable), done.verify)
     return EXIT_OK if done.ok else EXIT_PROBLEMS
 

@@ -50,7 +50,7 @@ class Verdict:
     id: str
     before: str  # its status before: warn / fail
     after: str  # its status at the end (ok, skip, warn, fail, gone)
-    verdict: str  # repaired / failed / skipped / planned (dry run)
+    verdict: str  # repaired / moot / failed / skipped / planned (dry run)
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,8 @@ def _apply_all(plan: Plan, apply: Apply) -> tuple[StepOutcome, ...]:
 
 def verdicts(before: Sequence[Finding], after: Sequence[Finding], rounds: Sequence[Round],
              dry_run: bool = False) -> tuple[Verdict, ...]:
-    """Per finding that warned or failed before: repaired (ok, skipped or gone now), failed (a
+    """Per finding that warned or failed before: repaired (ok or gone now), moot (the check no
+    longer applies, e.g. a build problem once mmcv has its ops: nothing changed it), failed (a
     step answered it and it is still there, or that step failed), skipped (no step answered it),
     planned (a dry run's plan answers it)."""
     now = {f.id: f.status.value for f in after}
@@ -171,8 +172,10 @@ def verdicts(before: Sequence[Finding], after: Sequence[Finding], rounds: Sequen
         after_status = now.get(f.id, "gone")
         if dry_run:
             verdict = "planned" if f.id in planned else "skipped"
-        elif after_status in ("ok", "skip", "gone"):
+        elif after_status in ("ok", "gone"):
             verdict = "repaired"
+        elif after_status == "skip":
+            verdict = "moot"
         else:
             verdict = "failed" if f.id in ran else "skipped"
         out.append(Verdict(f.id, f.status.value, after_status, verdict))
