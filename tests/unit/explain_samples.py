@@ -802,6 +802,20 @@ ModuleNotFoundError: No module named 'mmcv._ext'
         {"wheel": "mmcv_full-1.7.2-py2.py3-none-any.whl"},
     ),
     ("build-isolation-no-torch", pip_indent("running egg_info\nSkip building ext ops due to the absence of torch.\nrunning build_py"), {}),
+    # pip's own lines alone (no -v, no traceback yet): the none-any wheel is the evidence
+    ("build-isolation-no-torch", """Collecting mmcv==2.2.0
+  Downloading mmcv-2.2.0.tar.gz (479 kB)
+  Preparing metadata (pyproject.toml): finished with status 'done'
+Building wheels for collected packages: mmcv
+  Building wheel for mmcv (pyproject.toml): started
+  Building wheel for mmcv (pyproject.toml): finished with status 'done'
+  Created wheel for mmcv: filename=mmcv-2.2.0-py2.py3-none-any.whl size=732173 sha256=a43f0d71df3d943a
+  Stored in directory: /root/.cache/pip/wheels/52/4f/8c/3145c780918db1a98c6c7a009a92bb1f
+Successfully built mmcv
+Successfully installed mmcv-2.2.0
+""", {"wheel": "mmcv-2.2.0-py2.py3-none-any.whl", "size": "732173"}),
+    ("build-isolation-no-torch", "  Created wheel for mmcv-full: filename=mmcv_full-1.6.0-py2.py3-none-any.whl size=456104 sha256=9e0c\n",
+     {"wheel": "mmcv_full-1.6.0-py2.py3-none-any.whl"}),
     # more forms of existing ids
     ("cuda-version-mismatch", """RuntimeError:
 The detected CUDA version (10.1) mismatches the version that was used to compile

@@ -77,6 +77,16 @@ def test_no_signature_on_ordinary_build_noise() -> None:
     assert result.unmatched == ()
 
 
+def test_a_pure_wheel_of_the_lite_packages_is_no_evidence() -> None:
+    """mmcv 1.x ('mmcv') and mmcv-lite are built without ops by design: their none-any wheels name
+    nothing; mmcv 2.x's and mmcv-full's do."""
+    lite = ["  Created wheel for mmcv: filename=mmcv-1.7.2-py2.py3-none-any.whl size=1 sha256=ab",
+            "  Created wheel for mmcv-lite: filename=mmcv_lite-2.2.0-py2.py3-none-any.whl size=1 sha256=ab"]
+    assert explain_lines(lite).ids == []
+    full = ["  Created wheel for mmcv-full: filename=mmcv_full-1.7.2-py2.py3-none-any.whl size=1 sha256=ab"]
+    assert explain_lines(full).ids == ["build-isolation-no-torch"]
+
+
 def test_a_context_fact_alone_names_nothing_and_a_platform_wheel_is_no_evidence() -> None:
     lines = [
         "  Created wheel for mmcv: filename=mmcv-2.2.0-cp311-cp311-linux_x86_64.whl size=48123456 sha256=ab",

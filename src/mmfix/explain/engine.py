@@ -284,15 +284,17 @@ class Matcher:
         group.lines.append(evidence.line)
 
     def matches(self) -> list[Match]:
-        """The log's matches, and the causes the rules name from them."""
+        """The log's matches, and the causes the rules name from them (rules first: a cause its own
+        signature already matched gets the symptom it explains added to its facts)."""
+        named = [m for rule in RULES if (m := self._apply(rule)) is not None]
         out = [Match(g.sig.id, g.first.line, g.first.text, g.facts, render_fix(g.sig.fix, g.facts), len(g.lines),
                      tuple(g.lines), g.sig.title, g.sig.family, g.sig.rank, g.sig.faq) for g in self.groups.values()]
-        return out + [m for rule in RULES if (m := self._apply(rule)) is not None]
+        return out + named
 
     def _apply(self, rule: Rule) -> Match | None:
         """The cause ``rule`` names, or None when its symptom or a fact it needs was not seen."""
         symptom = self.groups.get(rule.symptom)
-        if symptom is None or rule.cause in self.groups:
+        if symptom is None:
             return None
         facts = dict(symptom.facts)
         evidence = symptom.first
@@ -307,6 +309,9 @@ class Matcher:
             else:
                 return None
         facts["explains"] = f"{rule.symptom} (line {symptom.first.line})"
+        if rule.cause in self.groups:  # its own signature matched too: keep that match, add the link
+            self.groups[rule.cause].facts.setdefault("explains", facts["explains"])
+            return None
         sig = BY_ID.get(rule.cause)
         title, family, fix = (sig.title, sig.family, sig.fix) if sig else (rule.title, rule.family, rule.fix)
         return Match(rule.cause, evidence.line, evidence.text, facts, render_fix(fix, facts), title=title,

@@ -101,8 +101,9 @@ SIGNATURES: tuple[Signature, ...] = (
             rf"{Q}?(?P<duplicate>ConvWS) is already registered in conv layer",
         ),
         (
-            "install an mmcv inside the range (mmcv>={min}, {max_op}{max}): `mmfix wheels --mmcv-version <v>` "
-            'or `pip install "mmcv>={min},{max_op}{max}"`; see `mmfix doctor --check downstream-version-mismatch`',
+            "install an mmcv with ops inside the range (mmcv>={min}, {max_op}{max}): `mmfix doctor --fix` in that "
+            'env (solves every installed package\'s range), or `mmfix rebuild --mmcv-version ">={min},{max_op}{max}"`; '
+            "a plain pip install of that range builds the sdist without ops",
             "install the mmcv release this downstream package names (mmcv>={min}): `mmfix doctor --check "
             "downstream-version-mismatch` solves every installed package's range",
             "install the mmcv version your mmdet/mmseg accepts: `mmfix doctor --check downstream-version-mismatch`",
@@ -140,7 +141,13 @@ SIGNATURES: tuple[Signature, ...] = (
         "build-isolation-no-torch",
         "A",
         "mmcv was built in pip's isolated env without torch, so without ops",
-        (r"Skip building ext ops due to the absence of torch",),
+        (
+            r"Skip building ext ops due to the absence of torch",
+            # pip's summary line: an mmcv 2.x / mmcv-full wheel tagged none-any holds no _ext
+            # (mmcv 1.x 'mmcv' and mmcv-lite are pure by design: not matched)
+            r"Created wheel for mmcv(?:-full)?: filename=(?P<wheel>(?:mmcv_full-[\w.+]+|mmcv-2[\w.+]*)"
+            r"-py2(?:\.py3)?-none-any\.whl)(?:\s+size=(?P<size>\d+))?",
+        ),
         "`mmfix rebuild` (builds with --no-build-isolation in the target env), or "
         "`pip install --no-build-isolation --no-cache-dir mmcv`",
         rank=CAUSE,
