@@ -343,9 +343,23 @@ def _drop_stdout() -> None:
         pass
 
 
+def _usage_error(message: str, args: list[str], exit_code: int) -> int:
+    """An option-parsing error (typer's click) as one line naming the command's --help, and an
+    ``mmfix.error/1`` document on stdout when ``--json`` was asked for; returns ``exit_code``."""
+    text = " ".join(message.split()).rstrip(".")
+    if not text:  # no command given: typer has printed the help
+        return exit_code
+    command = next((a for a in args if not a.startswith("-")), None)
+    fix = f"mmfix {command} --help" if command in typer.main.get_command(app).commands else "mmfix --help"  # type: ignore[attr-defined]
+    render.error_line(f"{text}; see {fix}")
+    if "--json" in args:
+        render.emit_json("mmfix.error/1", {"error": {"what": text, "why": None, "fix": fix, "exit_code": exit_code}})
+    return exit_code
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app; MmfixError -> one line + its exit code; Ctrl-C -> 130;
-    option-parsing errors -> typer's usage message, exit 2."""
+    option-parsing errors -> one line naming the command's --help, exit 2."""
     for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):  # a closed stream (`>&-`, `<&-`)
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115 (lives as long as the process)
@@ -366,9 +380,8 @@ def main(argv: list[str] | None = None) -> None:
         if type(exc).__name__ == "Abort":
             render.error_line("aborted")
             sys.exit(EXIT_INTERRUPTED)
-        show = getattr(exc, "show", None)
-        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
-            show()
-            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        message = getattr(exc, "format_message", None)
+        if callable(message) and isinstance(getattr(exc, "exit_code", None), int):
+            sys.exit(_usage_error(str(message()), args, exc.exit_code))  # type: ignore[attr-defined]
         raise
     sys.exit(rc)

@@ -82,9 +82,11 @@ def _read(path: Path) -> ast.Module:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences in old configs
             return ast.parse(text, filename=str(path))
-    except SyntaxError as exc:
+    except (SyntaxError, ValueError) as exc:  # ValueError: NUL bytes before Python 3.12
+        lineno = getattr(exc, "lineno", None)
+        where = f"line {lineno}: " if lineno else ""
         raise UsageError(f"config {path} is not valid Python",
-                         f"line {exc.lineno}: {exc.msg}",
+                         where + str(getattr(exc, "msg", None) or exc),
                          "fix the file or give another --config") from exc
 
 

@@ -148,3 +148,17 @@ def test_an_os_error_on_a_path_is_one_line_and_a_json_document(tmp_path, capsys)
     out, err = capsys.readouterr()
     assert err.count("mmfix: error:") == 1 and "missing/x" in err and "cannot write the output" not in err
     assert json.loads(out)["error"]["what"].startswith("cannot use ")
+
+
+@pytest.mark.parametrize("args, fix", [
+    (["rebuild", "--threads-per-block", "abc"], "mmfix rebuild --help"),
+    (["doctor", "--frobnicate"], "mmfix doctor --help"),
+    (["frob"], "mmfix --help"),
+])
+def test_option_parsing_errors_are_one_line_and_json_under_json(args, fix):
+    r = mmfix(*args)
+    assert r.returncode == 2 and r.stdout == "" and "Usage:" not in r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("mmfix: error: ") and r.stderr.rstrip().endswith(fix)
+    r = mmfix(*args, "--json")
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == "mmfix.error/1" and doc["error"]["exit_code"] == 2 and doc["error"]["fix"] == fix

@@ -124,6 +124,10 @@ def test_bad_configs_are_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not valid Python") as exc:
         load_config(tmp_path / "bad.py")
     assert exc.value.exit_code == 2
+    (tmp_path / "nul.py").write_bytes(b"model = 1\x00\n")  # a file saved as binary
+    with pytest.raises(UsageError, match="not valid Python") as exc:
+        load_config(tmp_path / "nul.py")
+    assert "None" not in exc.value.one_line() and "null bytes" in exc.value.one_line()
     (tmp_path / "a.py").write_text("_base_ = './b.py'\n")
     (tmp_path / "b.py").write_text("_base_ = './a.py'\n")
     with pytest.raises(UsageError, match="inherits from itself"):
