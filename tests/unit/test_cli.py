@@ -162,3 +162,21 @@ def test_option_parsing_errors_are_one_line_and_json_under_json(args, fix):
     r = mmfix(*args, "--json")
     doc = json.loads(r.stdout)
     assert doc["schema"] == "mmfix.error/1" and doc["error"]["exit_code"] == 2 and doc["error"]["fix"] == fix
+
+
+def test_doctor_says_when_the_active_env_is_mmfix_own(tmp_path):
+    """mmfix's own venv first on PATH, nothing activated: doctor diagnoses it, and says so."""
+    import os
+    from pathlib import Path
+
+    if not (Path(sys.executable).parent / "python").exists():
+        pytest.skip("no 'python' beside this interpreter")
+
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    r = subprocess.run([sys.executable, "-m", "mmfix", "doctor"], capture_output=True, text=True, timeout=120,
+                       env=env, cwd=tmp_path)
+    assert r.returncode in (0, 1) and "is the environment mmfix runs in" in r.stderr, r.stderr[-500:]
+    r = subprocess.run([sys.executable, "-m", "mmfix", "doctor", "--python", sys.executable], capture_output=True,
+                       text=True, timeout=120, env=env, cwd=tmp_path)
+    assert "is the environment mmfix runs in" not in r.stderr  # named on purpose: no note

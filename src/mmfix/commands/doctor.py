@@ -3,6 +3,8 @@ repair in rounds (``mmfix.plan.repair``) and show the result (``render.print_rep
 
 from __future__ import annotations
 
+import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -79,6 +81,7 @@ def run(
             raise UsageError(f"{flag} needs --fix", None, f"run 'mmfix doctor --fix {flag}'")
     render.info("probing the target environment and this machine ...")
     env = probe(python)
+    _note_own_env(python, env)
     findings = diagnose(env, check_ids, config)
     summary = summarize(findings, strict)
     if fix:
@@ -89,6 +92,16 @@ def run(
     else:
         _print_report(env, findings, summary)
     return int(summary["exit_code"])
+
+
+def _note_own_env(python: str | None, env: Environment) -> None:
+    """Without --python, the active env may be the one mmfix itself is installed in (its venv
+    first on PATH): say so, since the user's torch and mmcv live elsewhere."""
+    prefix = env.target.prefix
+    if python is None and prefix and os.path.realpath(prefix) == os.path.realpath(sys.prefix) \
+            and env.torch is None and not env.mmcv:
+        render.info(f"note: {prefix} is the environment mmfix runs in, with no torch or mmcv; activate your "
+                    "project's environment or pass --python PATH")
 
 
 def _print_report(env: Environment, findings: list[Finding], summary: dict[str, int]) -> None:
