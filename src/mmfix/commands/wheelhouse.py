@@ -74,7 +74,7 @@ def try_wheelhouse(
     None when none fits (the build goes on). Else: with ``wheel_only`` report that it is there; with
     ``dry_run`` say which would be installed; otherwise fetch it (hash and record checked), install
     it, verify it, and write a log of it (``log``, else rebuild's default path), and print the
-before/after table unless ``table`` is False. Returns the exit code.
+    before/after table unless ``table`` is False. Returns the exit code.
 
     Raises RefusedError (exit 3) for a wheel or record that does not match what its page says.
     """
