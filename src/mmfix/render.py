@@ -221,13 +221,15 @@ def print_repair(result: RepairResult, python: str, verbose: int = 0) -> None:
     con.print()
     con.print("[bold]After the repair[/bold]")
     print_findings(result.after, verbose)
-    counts = {v: sum(1 for x in result.verdicts if x.verdict == v) for v in ("repaired", "moot", "failed", "skipped")}
+    counts = {v: sum(1 for x in result.verdicts if x.verdict == v)
+              for v in ("repaired", "moot", "failed", "manual", "skipped")}
     moot = f"{counts['moot']} no longer applicable, " if counts["moot"] else ""
-    con.print(f"repair: {counts['repaired']} repaired, {moot}{counts['failed']} failed, {counts['skipped']} skipped "
+    manual = f"{counts['manual']} left to you, " if counts["manual"] else ""
+    con.print(f"repair: {counts['repaired']} repaired, {moot}{counts['failed']} failed, {manual}{counts['skipped']} skipped "
               f"in {len(result.rounds)} round(s); stopped: {result.stopped}", markup=False)
     for v in result.verdicts:
         if v.verdict != "repaired" or verbose:
-            label = "no longer applicable" if v.verdict == "moot" else v.verdict
+            label = {"moot": "no longer applicable", "manual": "left to you"}.get(v.verdict, v.verdict)
             con.print(f"  {label}: {v.id} ({v.before} -> {v.after})", markup=False)
     b, a = _state(result.env_before), _state(result.env_after, result.verify)
     t = Table(title="mmcv before / after")

@@ -92,3 +92,11 @@ def test_editable_1x_checkout_without_ops():
     f = status(env, "git-checkout-ops-off")
     assert f.status is Status.FAIL and "MMCV_WITH_OPS=1" in f.fix
     assert f.action.source == "/envs/mm/lib/python3.11/site-packages"
+
+
+def test_git_checkout_check_claims_nothing_about_a_2x_wheel():
+    """mmcv 2.2.0 from a wheel is no 1.x source install: not applicable, never a ✓ that says it was
+    built with MMCV_WITH_OPS=1."""
+    assert status(make_env(mmcv=(mmcv(version="2.2.0"),)), "git-checkout-ops-off").status is Status.SKIP
+    built = make_env(mmcv=(mmcv(name="mmcv-full", version="1.7.2", ext=True, editable=True),))
+    assert status(built, "git-checkout-ops-off").status is Status.OK

@@ -170,3 +170,14 @@ def test_nothing_to_do_on_a_healthy_env() -> None:
     m = Machine(with_ops(opsless(), "2.2.0"), rebuilt)
     res = m.run()
     assert res.stopped == "nothing-to-do" and res.exit_code == 0 and m.applied == []
+
+
+def test_a_finding_only_a_person_can_answer_is_left_to_them_not_skipped() -> None:
+    from mmfix.model import Finding, Status
+    from mmfix.plan.actions import Manual
+    from mmfix.plan.repair import verdicts
+
+    manual = Finding("torch-load-weights-only", Status.WARN, "t", action=Manual("load it under safe_globals"))
+    plain = Finding("ninja-missing", Status.WARN, "t")
+    got = {v.id: v.verdict for v in verdicts([manual, plain], [manual, plain], ())}
+    assert got == {"torch-load-weights-only": "manual", "ninja-missing": "skipped"}

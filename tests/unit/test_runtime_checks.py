@@ -197,4 +197,4 @@ def test_mmddp_rules_and_fix_inside_downstream_range() -> None:
     f = run("mmddp-torch-internals", env(torch="1.12.1", mmcv="1.5.3"))
     assert any("_run_ddp_forward" in e for e in f.evidence)
     assert run("mmddp-torch-internals", env(torch="1.11.0", mmcv="1.7.2")).status is Status.OK
-    assert run("mmddp-torch-internals", env(torch="2.1.0", mmcv="2.1.0")).status is Status.OK
+    assert run("mmddp-torch-internals", env(torch="2.1.0", mmcv="2.1.0")).status is Status.SKIP  # mmengine's DDP

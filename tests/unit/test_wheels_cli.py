@@ -88,6 +88,8 @@ def test_verbose_says_why_each_was_rejected(
     quiet = capsys.readouterr().out
     assert "✓ wheel: mmcv-2.0.1-cp38-cp38-manylinux1_x86_64.whl" in quiet
     assert "win_amd64" not in quiet
+    env = make_env()  # the install hint names the target, so it works from any shell
+    assert f"install it: mmfix wheels --install --python {env.target.executable}" in quiet
     render.configure(render.Options(verbose=1))
     cmd.run_env(make_env(), index_url=index.base)
     out = capsys.readouterr().out

@@ -155,4 +155,6 @@ def git_checkout(ctx: CheckContext) -> Outcome:
             "1.x setup.py defaults MMCV_WITH_OPS to 0 in git checkouts",
             action=rebuild(env, "builds the tree with MMCV_WITH_OPS=1", source=src),
         )
-    return ok(f"{active.name} {active.version}: not an ops-less 1.x source install")
+    if not (active.editable and one_x):
+        return skip(f"{active.name} {active.version} is not an mmcv 1.x source install")
+    return ok(f"{active.name} {active.version}: a 1.x source install with its ops")

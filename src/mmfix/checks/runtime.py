@@ -299,7 +299,7 @@ def mmddp_torch_internals(ctx: CheckContext) -> Outcome:
     if mv is None or tv is None:
         return skip(f"unreadable versions: mmcv {mmcv.version}, torch {torch.version}")
     if mv >= kd.MMCV_2_FIRST:
-        return ok(f"mmcv {mmcv.version} has no MMDistributedDataParallel (mmengine's is used)")
+        return skip(f"mmcv {mmcv.version} has no MMDistributedDataParallel (mmengine's is used)")
     broken = [
         r for r in kr.MMDDP_RULES if tv >= Version(r.torch_from) and mv < Version(r.mmcv_fixed)
     ]

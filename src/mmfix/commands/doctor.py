@@ -119,8 +119,11 @@ def _fix(python: str | None, env: Environment, findings: list[Finding], check_id
          config: Path | None, *, yes: bool, dry_run: bool, strict: bool, as_json: bool) -> int:
     """doctor --fix: the findings, then the repair loop; returns its exit code (0 only when no
     failure is left; 3 when the plan was refused before any change)."""
+    from mmfix.builder.source import cache_dir
     from mmfix.commands import fixplan
     from mmfix.plan.repair import repair
+
+    cache_dir()  # an unusable MMFIX_CACHE_DIR: one line before the plan, not in its first step
 
     target = env.target.executable
     if not as_json:

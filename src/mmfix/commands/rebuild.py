@@ -188,6 +188,8 @@ def run(
     from mmfix.commands import wheelhouse
     from mmfix.wheels import house
 
+    srcmod.cache_dir()  # an unusable MMFIX_CACHE_DIR is one line now, not after the lookups (or a build)
+
     if wheel_only and not house.locations():
         raise UsageError("--wheel-only keeps the build in a wheelhouse", "--no-wheelhouse names none",
                          "drop --no-wheelhouse, or pass --wheelhouse PATH")

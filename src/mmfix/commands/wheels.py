@@ -69,7 +69,7 @@ def run_env(
     if as_json:
         render.emit_json(SCHEMA, {**to_payload(search, installed), "wheelhouse": _house_json(houses)})
     else:
-        print_search(search, installed, verbose=render.options().verbose)
+        print_search(search, installed, verbose=render.options().verbose, python=env.target.executable)
     if search.chosen is None or (installed is not None and not installed.ok):
         return EXIT_PROBLEMS
     return EXIT_OK
@@ -127,7 +127,7 @@ def _from_wheelhouse(env: Environment, houses: HouseSearch, *, install: bool, ye
         })
     else:
         _print_lines(wheelhouse_text.search_lines(houses, render.options().verbose))
-        _print_installed(installed, chosen.link.filename)
+        _print_installed(installed, chosen.link.filename, env.target.executable)
     return EXIT_PROBLEMS if installed is not None and not installed.ok else EXIT_OK
 
 
@@ -188,9 +188,10 @@ def _result_json(result: Any) -> Any:
         return str(result)
 
 
-def print_search(search: WheelSearch, installed: WheelInstall | None, verbose: int = 0) -> None:
+def print_search(search: WheelSearch, installed: WheelInstall | None, verbose: int = 0,
+                 python: str | None = None) -> None:
     """Human output: the page read, the wheel (or why none), alternatives, notes; with ``verbose``
-    every rejected link and its reason."""
+    every rejected link and its reason. ``python``: the target, named in the install hint."""
     con = render.console()
     t = search.target
     con.print(f"target: torch {t.torch} ({t.cuda_tag}), {t.describe()}", markup=False)
@@ -235,13 +236,13 @@ def print_search(search: WheelSearch, installed: WheelInstall | None, verbose: i
     for note in search.notes:
         con.print(f"note: {note}", markup=False)
     if installed is not None or search.chosen:
-        _print_installed(installed, search.chosen.filename if search.chosen else "")
+        _print_installed(installed, search.chosen.filename if search.chosen else "", python)
 
 
-def _print_installed(installed: WheelInstall | None, filename: str) -> None:
+def _print_installed(installed: WheelInstall | None, filename: str, python: str | None) -> None:
     con = render.console()
     if installed is None:
-        con.print("install it: mmfix wheels --install", markup=False)
+        con.print("install it: mmfix wheels --install" + (f" --python {python}" if python else ""), markup=False)
         return
     if installed.declined:
         state = "not installed (nothing changed)"

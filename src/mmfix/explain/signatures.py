@@ -148,8 +148,9 @@ SIGNATURES: tuple[Signature, ...] = (
             r"Created wheel for mmcv(?:-full)?: filename=(?P<wheel>(?:mmcv_full-[\w.+]+|mmcv-2[\w.+]*)"
             r"-py2(?:\.py3)?-none-any\.whl)(?:\s+size=(?P<size>\d+))?",
         ),
-        "`mmfix rebuild` (builds with --no-build-isolation in the target env), or "
-        "`pip install --no-build-isolation --no-cache-dir mmcv`",
+        "`mmfix rebuild` (builds with --no-build-isolation in the target env); by hand: "
+        "`pip install \"setuptools<82\"`, then `pip install --no-build-isolation --no-cache-dir --force-reinstall "
+        "--no-deps mmcv==<the installed version>`",
         rank=CAUSE,
     ),
     S(

@@ -50,7 +50,7 @@ class Verdict:
     id: str
     before: str  # its status before: warn / fail
     after: str  # its status at the end (ok, skip, warn, fail, gone)
-    verdict: str  # repaired / moot / failed / skipped / planned (dry run)
+    verdict: str  # repaired / moot / failed / manual / skipped / planned (dry run)
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,8 @@ def _apply_all(plan: Plan, apply: Apply) -> tuple[StepOutcome, ...]:
 def verdicts(before: Sequence[Finding], after: Sequence[Finding], rounds: Sequence[Round],
              dry_run: bool = False) -> tuple[Verdict, ...]:
     """Per finding that warned or failed before: repaired (ok or gone now), moot (the check no
-    longer applies, e.g. a build problem once mmcv has its ops: nothing changed it), failed (a
+    longer applies, e.g. a build problem once mmcv has its ops: nothing changed it), manual (only a
+    person can do its remedy, a ``Manual`` action), failed (a
     step answered it and it is still there, or that step failed), skipped (no step answered it),
     planned (a dry run's plan answers it)."""
     now = {f.id: f.status.value for f in after}
@@ -176,7 +177,9 @@ def verdicts(before: Sequence[Finding], after: Sequence[Finding], rounds: Sequen
             verdict = "repaired"
         elif after_status == "skip":
             verdict = "moot"
+        elif f.id in ran:
+            verdict = "failed"
         else:
-            verdict = "failed" if f.id in ran else "skipped"
+            verdict = "manual" if f.action is not None and f.action.kind == "manual" else "skipped"
         out.append(Verdict(f.id, f.status.value, after_status, verdict))
     return tuple(out)
