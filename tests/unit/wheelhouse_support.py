@@ -19,8 +19,8 @@ TEST_CACHE = Path(os.environ.get("MMFIX_TEST_CACHE", Path.home() / ".cache" / "m
 WHEEL_210 = "mmcv-2.1.0-cp311-cp311-linux_x86_64.whl"
 # a real mmcv 2.1.0 CPU wheel for torch 2.13.0: built by hand (prebuilt/), or by the e2e session's
 # repair matrix into its wheelhouse (.ci/run runs the unit tests again after the e2e session)
-PREBUILT_210_PLACES = (TEST_CACHE / "prebuilt" / WHEEL_210,
-                       TEST_CACHE / "mmfix-cache" / "wheelhouse" / "cpu" / "torch2.13.0" / WHEEL_210)
+# (the wheelhouse keeps each wheel in a folder named after its hash: cpu/torch2.13.0/<sha256[:16]>/)
+PREBUILT_210_PLACES = (TEST_CACHE / "prebuilt", TEST_CACHE / "mmfix-cache" / "wheelhouse" / "cpu" / "torch2.13.0")
 SDIST_210 = "sdist mmcv-2.1.0.tar.gz sha256=d387bcab66b467479b6660310e23746cfc79c6e57acf04094680adb499a5cd3f"
 PATCHES = ("setuptools-no-pkg-resources (setup.py)", "cxx-standard (setup.py)")
 TAGS_311 = ("cp311-cp311-manylinux_2_36_x86_64", "cp311-cp311-manylinux_2_17_x86_64", "cp311-cp311-linux_x86_64",
@@ -29,7 +29,8 @@ TAGS_311 = ("cp311-cp311-manylinux_2_36_x86_64", "cp311-cp311-manylinux_2_17_x86
 
 def prebuilt_210() -> Path:
     """The first real mmcv 2.1.0 wheel of ``PREBUILT_210_PLACES``; skips where none was built yet."""
-    found = [p for p in PREBUILT_210_PLACES if p.is_file()]
+    found = [p for place in PREBUILT_210_PLACES for p in (place / WHEEL_210, *sorted(place.glob(f"*/{WHEEL_210}")))
+             if p.is_file()]
     if not found:
         pytest.skip(f"no {WHEEL_210} built yet (nox -s e2e builds it: tests/e2e/test_repair_matrix.py)")
     return found[0]
